@@ -1,0 +1,119 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Upcoming features every tokengate target enables (see STYLE.md).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "tokengate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tokengate", targets: ["tokengate"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CFastCGI",
+            pkgConfig: "fcgi",
+            providers: [.apt(["libfcgi-dev"])]
+        ),
+        .systemLibrary(
+            name: "CArgon2",
+            pkgConfig: "libargon2",
+            providers: [.apt(["libargon2-dev"])]
+        ),
+        .target(
+            name: "TokenGateHTTP",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "FastCGI",
+            dependencies: [
+                "CFastCGI",
+                "TokenGateHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TokenGateAuth",
+            dependencies: [
+                "CArgon2",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TokenGateSQLite",
+            dependencies: [
+                "TokenGateAuth",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TokenGateAPI",
+            dependencies: [
+                "TokenGateHTTP",
+                "TokenGateAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TokenGateApp",
+            dependencies: [
+                "FastCGI",
+                "TokenGateHTTP",
+                "TokenGateAuth",
+                "TokenGateSQLite",
+                "TokenGateAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "tokengate",
+            dependencies: [
+                "TokenGateApp",
+                "TokenGateAuth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TokenGateHTTPTests",
+            dependencies: ["TokenGateHTTP"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TokenGateAuthTests",
+            dependencies: ["TokenGateAuth", "TokenGateSQLite"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TokenGateAPITests",
+            dependencies: ["TokenGateAPI", "TokenGateHTTP", "TokenGateAuth", "TokenGateApp"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TokenGateIntegrationTests",
+            dependencies: ["tokengate"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

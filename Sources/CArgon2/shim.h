@@ -1,0 +1,4 @@
+#ifndef TOKENGATE_CARGON2_SHIM_H
+#define TOKENGATE_CARGON2_SHIM_H
+#include <argon2.h>
+#endif

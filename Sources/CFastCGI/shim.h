@@ -1,0 +1,4 @@
+#ifndef TOKENGATE_CFASTCGI_SHIM_H
+#define TOKENGATE_CFASTCGI_SHIM_H
+#include <fcgiapp.h>
+#endif

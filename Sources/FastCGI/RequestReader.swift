@@ -1,0 +1,93 @@
+internal import CFastCGI
+import TokenGateHTTP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Copies one FastCGI request out of libfcgi into a `Sendable` `Request`.
+struct RequestReader: Sendable {
+    let maxBodySize: Int
+    let basePath: String
+
+    /// Reads params and, if it fits the limit, the body. Reads nothing past the limit.
+    func read(_ raw: UnsafeMutablePointer<FCGX_Request>) -> Request {
+        let params = Self.params(raw.pointee.envp)
+        var headers = Headers()
+        for (name, value) in params {
+            if name.hasPrefix("HTTP_") {
+                headers.add(Self.headerName(fromParam: name), value)
+            }
+        }
+        if let type = params["CONTENT_TYPE"], !type.isEmpty { headers.add("Content-Type", type) }
+        if let length = params["CONTENT_LENGTH"], !length.isEmpty { headers.add("Content-Length", length) }
+
+        var request = Request(
+            method: Method(rawValue: params["REQUEST_METHOD"] ?? "GET"),
+            path: relativePath(params["DOCUMENT_URI"] ?? params["SCRIPT_NAME"] ?? ""),
+            query: params["QUERY_STRING"] ?? "",
+            headers: headers,
+            remoteAddress: params["REMOTE_ADDR"] ?? "",
+            isHTTPS: (params["HTTPS"] ?? "").lowercased() == "on",
+            params: params
+        )
+        let declared = params["CONTENT_LENGTH"].flatMap { Int($0) }
+        if let declared, declared > maxBodySize || declared < 0 {
+            request.isBodyTooLarge = true
+        } else {
+            let body = Self.readBody(raw.pointee.in, limit: min(declared ?? maxBodySize + 1, maxBodySize + 1))
+            if body.count > maxBodySize {
+                request.isBodyTooLarge = true
+            } else {
+                request.body = body
+            }
+        }
+        return request
+    }
+
+    /// `DOCUMENT_URI` relative to the base path, or `nil` when it lies outside it.
+    func relativePath(_ documentURI: String) -> String? {
+        let base = basePath == "/" ? "" : basePath
+        guard documentURI.hasPrefix(base) else { return nil }
+        let rest = documentURI.dropFirst(base.count)
+        if rest.isEmpty { return "/" }
+        return rest.hasPrefix("/") ? String(rest) : nil
+    }
+
+    /// `HTTP_X_AUTH_USER` → `x-auth-user`.
+    static func headerName(fromParam name: String) -> String {
+        String(name.dropFirst(5).lowercased().map { $0 == "_" ? "-" : $0 })
+    }
+
+    private static func params(_ envp: FCGX_ParamArray?) -> [String: String] {
+        var result: [String: String] = [:]
+        guard var cursor = envp else { return result }
+        while let entry = cursor.pointee {
+            let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
+            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                let name = String(decoding: bytes[..<equals], as: UTF8.self)
+                let value = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
+                result[name] = value
+            }
+            cursor += 1
+        }
+        return result
+    }
+
+    private static func readBody(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit: Int) -> [UInt8] {
+        guard let stream, limit > 0 else { return [] }
+        var body = [UInt8](repeating: 0, count: limit)
+        var filled = 0
+        while filled < limit {
+            let count = body.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress!.advanced(by: filled).withMemoryRebound(to: CChar.self, capacity: limit - filled) {
+                    FCGX_GetStr($0, Int32(limit - filled), stream)
+                }
+            }
+            if count <= 0 { break }
+            filled += Int(count)
+        }
+        body.removeSubrange(filled...)
+        return body
+    }
+}

@@ -1,0 +1,87 @@
+internal import CFastCGI
+import Foundation
+import Logging
+import TokenGateHTTP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One worker thread: owns an `FCGX_Request` for its lifetime and serves one request at a time.
+struct Worker: Sendable {
+    let index: Int
+    let listenFD: Int32
+    let reader: RequestReader
+    let responder: any Responder
+    let state: PoolState
+    let idleTimeout: Duration
+    let logger: Logger
+
+    /// The worker loop; returns when the pool stops.
+    func run() {
+        let raw = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
+        defer { raw.deallocate() }
+        FCGX_InitRequest(raw, listenFD, FCGI_FAIL_ACCEPT_ON_INTR)
+        let executor = WorkerExecutor()
+        while true {
+            // Finish the previous request first so we know whether its connection is kept alive.
+            FCGX_Finish_r(raw)
+            let keptFD = raw.pointee.ipcFd
+            guard state.set(index, .idle(fd: keptFD)) else { break }
+            let status: Int32
+            if keptFD < 0 {
+                state.acceptLock.lock()
+                status = FCGX_Accept_r(raw)
+                state.acceptLock.unlock()
+            } else {
+                // Reading the next request of a kept connection must not hold the accept lock.
+                status = FCGX_Accept_r(raw)
+            }
+            guard status >= 0 else {
+                if state.isStopping { break }
+                logger.error("accept failed", metadata: ["error.errno": "\(-status)"])
+                usleep(10_000)
+                continue
+            }
+            _ = state.set(index, .busy)
+            if raw.pointee.ipcFd != keptFD { applyTimeouts(raw.pointee.ipcFd) }
+            serve(raw, executor: executor)
+        }
+        FCGX_Finish_r(raw)
+        FCGX_Free(raw, 1)
+        _ = state.set(index, .exited)
+    }
+
+    private func serve(_ raw: UnsafeMutablePointer<FCGX_Request>, executor: WorkerExecutor) {
+        let request = reader.read(raw)
+        let responder = self.responder
+        var response = executor.blockingAwait { await responder.respond(to: request) }
+        if request.method == .head {
+            response.headers["Content-Length"] = String(response.body.count)
+            response.body = []
+        }
+        let bytes = response.serialized()
+        let written = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                FCGX_PutStr($0, Int32(buffer.count), raw.pointee.out)
+            }
+        }
+        if written < 0 {
+            logger.debug("client went away before the response was written")
+        }
+        // An unread body would be taken for the next request's records: close instead of keeping alive.
+        if request.isBodyTooLarge {
+            raw.pointee.keepConnection = 0
+        }
+    }
+
+    /// Bounds how long an idle kept-alive connection (or a stalled peer) can pin this worker.
+    private func applyTimeouts(_ fd: Int32) {
+        guard fd >= 0 else { return }
+        let seconds = idleTimeout.components.seconds
+        let micros = idleTimeout.components.attoseconds / 1_000_000_000_000
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(micros))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+}

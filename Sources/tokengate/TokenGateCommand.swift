@@ -1,0 +1,4 @@
+@main
+struct TokenGateCommand {
+    static func main() {}
+}
