@@ -2,7 +2,7 @@ import Foundation
 internal import GRDB
 import TokenGateAuth
 
-// Mapping between rows and the domain models. Dates are stored as UTC unix seconds (`REAL`); pass
+// Mapping between rows and the domain models. Dates are stored as UTC unix seconds (`DOUBLE PRECISION`); pass
 // `unixSeconds` explicitly, because GRDB would otherwise store a `Date` as text.
 
 extension Date {
