@@ -106,6 +106,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "TokenGateSQLiteTests",
+            dependencies: ["TokenGateSQLite", "TokenGateAuth"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "TokenGateAPITests",
             dependencies: ["TokenGateAPI", "TokenGateHTTP", "TokenGateAuth", "TokenGateApp"],
             swiftSettings: strictSettings
