@@ -4,9 +4,9 @@ public import Logging
 import TokenGateAPI
 import TokenGateAuth
 import TokenGateHTTP
+import TokenGateSQLite
 
-/// The composition root: builds stores, services and endpoints from the configuration and
-/// owns the FastCGI server.
+/// The server: services, endpoints, the FastCGI worker pool and the background revocation sync.
 ///
 /// ```swift
 /// let app = try await TokenGateApplication(configuration: configuration, logger: logger)
@@ -14,31 +14,55 @@ import TokenGateHTTP
 /// app.run()
 /// ```
 public final class TokenGateApplication: Sendable {
-    public let configuration: TokenGateConfiguration
+    public let services: TokenGateServices
     private let logger: Logger
     private let server: FastCGIServer
+    private let sync: Task<Void, Never>
 
     /// Opens storage and keys and binds the listening socket.
-    /// - Throws: `ConfigurationError`, `ListenerError` or `TokenGateError` with a message for the operator.
+    /// - Throws: `ConfigurationError`, `ListenerError`, `KeyFileError` or `TokenGateError`.
     public init(configuration: TokenGateConfiguration, logger: Logger) async throws {
-        self.configuration = configuration
+        let services = try await TokenGateServices(configuration: configuration, logger: logger)
+        self.services = services
         self.logger = logger
-        try FileManager.default.createDirectory(
-            atPath: configuration.dataDirectory, withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700])
-        let health = DataDirectoryHealth(path: configuration.dataDirectory)
-        let endpoints = [HealthEndpoint(store: health).endpoint]
+        let revocationSync = RevocationSync(
+            store: services.sessionStore, revocations: services.revocations, clock: services.clock,
+            retention: TimeInterval(configuration.accessTTL + configuration.leeway), interval: .seconds(1),
+            logger: Logger(label: "tokengate.revocation"))
+        try await revocationSync.loadInitial()
         let responder = APIResponder(
-            endpoints: endpoints, maxBodySize: configuration.fastCGI.maxBodySize,
+            endpoints: Self.endpoints(services), maxBodySize: configuration.fastCGI.maxBodySize,
             logger: Logger(label: "tokengate.api"))
         server = try FastCGIServer(
             configuration: configuration.fastCGI, responder: responder, logger: Logger(label: "tokengate.fastcgi"))
+        sync = Task { await revocationSync.run() }
+        logger.info("signing key", metadata: ["key.kid": "\(services.keys.signingKid ?? "none")"])
+    }
+
+    /// The route table.
+    static func endpoints(_ services: TokenGateServices) -> [Endpoint] {
+        let configuration = services.configuration
+        let web = WebSettings(
+            basePath: configuration.fastCGI.basePath, accessCookieName: configuration.accessCookieName,
+            refreshCookieName: configuration.refreshCookieName, allowedOrigins: configuration.allowedOrigins,
+            trustedProxies: configuration.trustedProxies, loginPage: configuration.loginPage)
+        let clock = services.clock
+        return [
+            HealthEndpoint(store: SQLiteHealth(database: services.database)).endpoint,
+            LoginEndpoint(login: services.login, clock: clock, web: web, sessionPolicy: services.sessions.policy).endpoint,
+            LogoutEndpoint(sessions: services.sessions, tokens: services.tokens, clock: clock, web: web).endpoint,
+            MeEndpoint(tokens: services.tokens, users: services.userStore, clock: clock, web: web).endpoint,
+            VerifyEndpoint(tokens: services.tokens, clock: clock, web: web, logger: Logger(label: "tokengate.verify")).endpoint,
+            JWKSEndpoint(keys: services.keys).endpoint,
+        ] + RefreshEndpoint(sessions: services.sessions, users: services.userStore, tokens: services.tokens, clock: clock, web: web).endpoints
     }
 
     /// Serves until `stop()`; returns whether every in-flight request finished in time.
     @discardableResult
     public func run() -> Bool {
-        server.run()
+        let drained = server.run()
+        sync.cancel()
+        return drained
     }
 
     /// Stops accepting and drains in-flight requests.
@@ -46,19 +70,30 @@ public final class TokenGateApplication: Sendable {
         server.stop()
     }
 
-    /// Reloads keys and every setting that needs no new socket (SIGHUP).
+    /// Reloads the signing keys (SIGHUP). Settings that need a new socket need a restart.
     public func reload() {
-        logger.info("reload requested")
+        let services = self.services
+        let logger = self.logger
+        Task {
+            do {
+                try await services.keys.replace(with: services.keyDirectory.load(now: services.clock.now))
+                logger.info("keys reloaded", metadata: ["key.kid": "\(services.keys.signingKid ?? "none")"])
+            } catch {
+                logger.error("key reload failed; keeping the previous keys", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }
 
-/// Healthy while the data directory is writable.
-struct DataDirectoryHealth: StoreHealth {
-    let path: String
+/// `/healthz` is healthy while SQLite answers.
+struct SQLiteHealth: StoreHealth {
+    let database: SQLiteDatabase
 
     func checkHealth() async throws {
-        guard FileManager.default.isWritableFile(atPath: path) else {
-            throw TokenGateError.unavailable("The data directory is not writable.")
+        do {
+            try await database.ping()
+        } catch {
+            throw TokenGateError.unavailable("The store is unreachable.", underlying: error)
         }
     }
 }

@@ -7,7 +7,7 @@ struct TokenGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokengate",
         abstract: "A login and token service behind nginx (FastCGI + auth_request).",
-        subcommands: [ServeCommand.self]
+        subcommands: [ServeCommand.self, UserCommand.self]
     )
 }
 

@@ -1,0 +1,73 @@
+import Foundation
+public import Logging
+public import TokenGateAuth
+import TokenGateSQLite
+
+/// Every domain service wired to the configured storage: shared by `serve` and the admin CLI.
+///
+/// ```swift
+/// let services = try await TokenGateServices(configuration: configuration, logger: logger)
+/// try await services.users.add(username: "alice", name: "Alice", roles: ["admin"], password: pw, at: Date())
+/// ```
+public struct TokenGateServices: Sendable {
+    public let configuration: TokenGateConfiguration
+    public let clock: any WallClock
+    public let database: SQLiteDatabase
+    public let userStore: any UserStore
+    public let sessionStore: any SessionStore
+    public let hashingPool: HashingPool
+    public let hasher: any PasswordHasher
+    public let revocations: RevocationList
+    public let keyDirectory: KeyDirectory
+    public let keys: KeyRing
+    public let tokens: AccessTokens
+    public let sessions: SessionService
+    public let users: UserService
+    public let login: LoginService
+    public let audit: AuditTrail
+
+    /// Opens (and migrates) the store, loads or creates the signing key, builds the services.
+    /// - Throws: `TokenGateError` or `KeyFileError` with a message for the operator.
+    public init(configuration: TokenGateConfiguration, logger: Logger, clock: any WallClock = SystemClock()) async throws {
+        self.configuration = configuration
+        self.clock = clock
+        try FileManager.default.createDirectory(
+            atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
+        database = try SQLiteDatabase(path: configuration.databasePath)
+        userStore = SQLiteUserStore(database: database)
+        sessionStore = SQLiteSessionStore(database: database)
+        audit = AuditTrail(store: SQLiteAuditStore(database: database), logger: Logger(label: "tokengate.audit"))
+        hashingPool = HashingPool(
+            threadCount: configuration.hashingThreads == 0 ? nil : configuration.hashingThreads,
+            maxQueued: configuration.hashingMaxQueued == 0 ? nil : configuration.hashingMaxQueued)
+        hasher = try Argon2idPasswordHasher(
+            parameters: Argon2Parameters(
+                memoryKiB: configuration.argon2MemoryKiB, iterations: configuration.argon2Iterations,
+                parallelism: configuration.argon2Parallelism),
+            pool: hashingPool)
+        revocations = RevocationList(retention: TimeInterval(configuration.accessTTL + configuration.leeway))
+        keyDirectory = KeyDirectory(path: configuration.keyDirectory)
+        keys = try await KeyRing(keys: keyDirectory.loadOrCreate(now: clock.now))
+        tokens = AccessTokens(
+            settings: TokenSettings(
+                issuer: configuration.issuer, audience: configuration.audience, accessTTL: configuration.accessTTL,
+                leeway: configuration.leeway, maxSize: configuration.maxTokenSize),
+            keys: keys, revocations: revocations)
+        sessions = SessionService(
+            policy: SessionPolicy(
+                idleTTL: configuration.refreshIdleTTL, absoluteTTL: configuration.refreshAbsoluteTTL,
+                reuseGrace: configuration.reuseGrace),
+            store: sessionStore, revocations: revocations, audit: audit)
+        users = UserService(users: userStore, hasher: hasher, sessions: sessions)
+        login = LoginService(
+            users: userStore, hasher: hasher,
+            throttle: LoginThrottle(
+                policy: ThrottlePolicy(
+                    userLimit: configuration.throttleUserLimit, addressLimit: configuration.throttleAddressLimit,
+                    baseLockout: configuration.throttleBaseLockout, maxLockout: configuration.throttleMaxLockout,
+                    forgetAfter: configuration.throttleForgetAfter),
+                store: SQLiteThrottleStore(database: database)),
+            sessions: sessions, tokens: tokens, audit: audit)
+    }
+}
