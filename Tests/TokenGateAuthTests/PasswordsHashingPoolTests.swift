@@ -9,7 +9,12 @@ import TokenGateAuth
     /// Running and peak job counts, updated from the pool's threads.
     final class Concurrency: Sendable {
         private let counts = Mutex((running: 0, peak: 0))
-        func enter() { counts.withLock { $0.running += 1; $0.peak = max($0.peak, $0.running) } }
+        func enter() {
+            counts.withLock {
+                $0.running += 1
+                $0.peak = max($0.peak, $0.running)
+            }
+        }
         func leave() { counts.withLock { $0.running -= 1 } }
         var peak: Int { counts.withLock { $0.peak } }
     }
@@ -49,8 +54,18 @@ import TokenGateAuth
     func rejectsImmediatelyWhenTheQueueIsFull() async throws {
         let pool = HashingPool(threadCount: 1, maxQueued: 1)
         let gate = DispatchSemaphore(value: 0)
-        let running = Task { try await pool.run { gate.wait(); return "running" } }
-        let queued = Task { try await pool.run { gate.wait(); return "queued" } }
+        let running = Task {
+            try await pool.run {
+                gate.wait()
+                return "running"
+            }
+        }
+        let queued = Task {
+            try await pool.run {
+                gate.wait()
+                return "queued"
+            }
+        }
         await waitUntil { pool.busyThreads == 1 && pool.queuedJobs == 1 }
 
         let error = await #expect(throws: TokenGateError.self) { try await pool.run { "rejected" } }
@@ -78,7 +93,14 @@ import TokenGateAuth
     func shutdownFinishesAcceptedJobsThenRefusesNewOnes() async throws {
         let pool = HashingPool(threadCount: 1, maxQueued: 4)
         let gate = DispatchSemaphore(value: 0)
-        let jobs = (0..<3).map { index in Task { try await pool.run { gate.wait(); return index } } }
+        let jobs = (0..<3).map { index in
+            Task {
+                try await pool.run {
+                    gate.wait()
+                    return index
+                }
+            }
+        }
         await waitUntil { pool.busyThreads + pool.queuedJobs == 3 }
 
         let stopping = Task { await pool.shutdown() }

@@ -27,5 +27,6 @@ public struct Argon2Failure: Error, Sendable, Equatable, CustomStringConvertible
         Self(code: ARGON2_DECODING_FAIL.rawValue, message: "Malformed stored hash: \(reason)")
     }
 
+    /// `argon2 error <code>: <message>`.
     public var description: String { "argon2 error \(code): \(message)" }
 }

@@ -33,6 +33,7 @@ public struct Argon2idPasswordHasher: PasswordHasher {
         self.dummyHash = Self.makeDummyHash(parameters)
     }
 
+    /// Hashes `password` with a fresh salt on the pool; see `PasswordHasher.hash(_:)`.
     public func hash(_ password: String) async throws -> String {
         try Self.checkLength(of: password)
         let parameters = parameters
@@ -46,6 +47,10 @@ public struct Argon2idPasswordHasher: PasswordHasher {
         }
     }
 
+    /// Checks `password` against an Argon2id PHC string with libargon2's constant-time comparison.
+    /// - Throws: `TokenGateError` `.internalError` (underlying `Argon2Failure`) when `phc` is malformed,
+    ///   uses another algorithm or has costs outside `Argon2Parameters`' ranges; see also
+    ///   `PasswordHasher.verify(_:against:)`.
     public func verify(_ password: String, against phc: String) async throws -> Bool {
         try Self.checkLength(of: password)
         try Self.checkStoredHash(phc)
@@ -58,12 +63,15 @@ public struct Argon2idPasswordHasher: PasswordHasher {
         }
     }
 
+    /// Whether `phc` is not an Argon2id v19 hash with exactly the current parameters (including salt and
+    /// hash lengths), or cannot be parsed.
     public func needsRehash(_ phc: String) -> Bool {
         guard let stored = Argon2PHCString(parsing: phc) else { return true }
         return stored.algorithm != "argon2id" || stored.version != Self.version
             || stored.parameters != parameters
     }
 
+    /// Verifies `password` against a hash with the current parameters that nothing matches.
     public func verifyDummy(_ password: String) async throws {
         _ = try await verify(password, against: dummyHash)
     }

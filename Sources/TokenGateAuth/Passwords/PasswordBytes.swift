@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Musl)
-internal import Musl
+    internal import Musl
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 /// Hands a password's UTF-8 bytes to C code through a buffer that is wiped afterwards.
@@ -29,9 +29,9 @@ enum PasswordBytes {
     static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         #if canImport(Darwin)
-        _ = memset_s(base, buffer.count, 0, buffer.count)
+            _ = memset_s(base, buffer.count, 0, buffer.count)
         #else
-        explicit_bzero(base, buffer.count)
+            explicit_bzero(base, buffer.count)
         #endif
     }
 }
