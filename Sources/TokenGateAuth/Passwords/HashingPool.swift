@@ -7,7 +7,8 @@ internal import Synchronization
 /// Hashing is CPU-bound and takes tens of milliseconds, so it must not run on the Swift cooperative pool
 /// (it would stall every other task) and must not pile up without limit (a login flood would starve
 /// `/verify`). When all threads are busy and `maxQueued` jobs already wait, `run(_:)` fails at once with
-/// `TokenGateError` `.unavailable`; it never blocks the caller's thread.
+/// `TokenGateError` `.unavailable`; it never blocks the caller's thread. An accepted job always runs to
+/// completion, even if the calling task is cancelled meanwhile.
 ///
 /// ```swift
 /// let pool = HashingPool(threadCount: 2, maxQueued: 8)
@@ -15,7 +16,8 @@ internal import Synchronization
 /// await pool.shutdown()
 /// ```
 public final class HashingPool: Sendable {
-    /// The number of dedicated threads, hence the most jobs that run at once.
+    /// The number of dedicated threads, hence the most jobs that run at once. (With Argon2 `parallelism` p > 1,
+    /// libargon2 itself spawns p threads per job, so CPU use can reach `threadCount` × p cores.)
     public let threadCount: Int
     /// The most jobs that may wait for a thread while all threads are busy.
     public let maxQueued: Int
