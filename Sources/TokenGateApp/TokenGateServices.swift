@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import TokenGateAuth
-import TokenGateSQLite
+public import TokenGateSQLite
 
 /// Every domain service wired to the configured storage: shared by `serve` and the admin CLI.
 ///
