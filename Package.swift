@@ -115,10 +115,5 @@ let package = Package(
             dependencies: ["TokenGateAPI", "TokenGateHTTP", "TokenGateAuth", "TokenGateApp"],
             swiftSettings: strictSettings
         ),
-        .testTarget(
-            name: "TokenGateIntegrationTests",
-            dependencies: ["tokengate"],
-            swiftSettings: strictSettings
-        ),
     ]
 )
