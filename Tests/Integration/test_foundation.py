@@ -27,8 +27,8 @@ from harness import (
 
 LOGIN_MISSING = "POST /auth/login does not exist yet (404 not_found)"
 PASSWORD = "correct horse battery staple"
-# Argon2id parameters slow enough (about a second here) to hold a login in flight.
-SLOW_ARGON2 = {"TOKENGATE_PASSWORDS_MEMORY_KI_B": "65536", "TOKENGATE_PASSWORDS_ITERATIONS": "6"}
+# Argon2id parameters slow enough (256 MiB, 6 passes: over a second here) to hold a login in flight.
+SLOW_ARGON2 = {"TOKENGATE_PASSWORDS_MEMORY_KI_B": "262144", "TOKENGATE_PASSWORDS_ITERATIONS": "6"}
 
 
 def media_type(response) -> str:
