@@ -101,6 +101,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "FastCGITests",
+            dependencies: [
+                "FastCGI",
+                "TokenGateHTTP",
+                "TokenGateAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "TokenGateAuthTests",
             dependencies: ["TokenGateAuth", "TokenGateSQLite"],
             swiftSettings: strictSettings

@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import TokenGateAuth
-public import TokenGateSQLite
+import TokenGateSQLite
 
 /// Every domain service wired to the configured storage: shared by `serve` and the admin CLI.
 ///
@@ -12,7 +12,7 @@ public import TokenGateSQLite
 public struct TokenGateServices: Sendable {
     public let configuration: TokenGateConfiguration
     public let clock: any WallClock
-    public let database: SQLiteDatabase
+    let database: SQLiteDatabase
     public let userStore: any UserStore
     public let sessionStore: any SessionStore
     public let hashingPool: HashingPool
@@ -69,5 +69,20 @@ public struct TokenGateServices: Sendable {
                     forgetAfter: configuration.throttleForgetAfter),
                 store: SQLiteThrottleStore(database: database)),
             sessions: sessions, tokens: tokens, audit: audit)
+    }
+
+    /// Applies pending migrations; returns their names (empty when up to date).
+    public func migrate() throws -> [String] {
+        try database.migrate()
+    }
+
+    /// The newest applied migration.
+    public func schemaVersion() throws -> String? {
+        try database.schemaVersion()
+    }
+
+    /// Writes a consistent online copy of the database to `path`.
+    public func backup(to path: String) throws {
+        try database.backup(to: path)
     }
 }

@@ -18,7 +18,16 @@ struct ConfigurationOptions: ParsableArguments {
             return try TokenGateConfiguration(
                 environment: ProcessInfo.processInfo.environment, file: config, overrides: overrides)
         } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+            throw CommandError(error.description)
         }
+    }
+}
+
+/// A user mistake reported as one line (`Error: …`) with exit status 1, without the usage text.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

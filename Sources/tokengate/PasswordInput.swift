@@ -14,16 +14,16 @@ struct PasswordInput: ParsableArguments {
     func read(confirm: Bool) throws -> String {
         if passwordStdin {
             guard let line = readLine(strippingNewline: true) else {
-                throw ValidationError("No password on standard input.")
+                throw CommandError("No password on standard input.")
             }
             return line
         }
         guard isatty(STDIN_FILENO) == 1 else {
-            throw ValidationError("Standard input is not a terminal; pass --password-stdin to read the password from it.")
+            throw CommandError("Standard input is not a terminal; pass --password-stdin to read the password from it.")
         }
         let password = try prompt("Password: ")
         if confirm {
-            guard try prompt("Repeat password: ") == password else { throw ValidationError("The passwords do not match.") }
+            guard try prompt("Repeat password: ") == password else { throw CommandError("The passwords do not match.") }
         }
         return password
     }
@@ -39,7 +39,7 @@ struct PasswordInput: ParsableArguments {
             tcsetattr(STDIN_FILENO, TCSANOW, &original)
             FileHandle.standardError.write(Data("\n".utf8))
         }
-        guard let line = readLine(strippingNewline: true) else { throw ValidationError("No password entered.") }
+        guard let line = readLine(strippingNewline: true) else { throw CommandError("No password entered.") }
         return line
     }
 }

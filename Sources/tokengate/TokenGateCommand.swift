@@ -7,7 +7,10 @@ struct TokenGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokengate",
         abstract: "A login and token service behind nginx (FastCGI + auth_request).",
-        subcommands: [ServeCommand.self, UserCommand.self]
+        subcommands: [
+            ServeCommand.self, UserCommand.self, SessionCommand.self, KeyCommand.self, ConfigCommand.self,
+            MigrateCommand.self, BackupCommand.self,
+        ]
     )
 }
 

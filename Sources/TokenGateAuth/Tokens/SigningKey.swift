@@ -42,8 +42,8 @@ public struct SigningKey: Sendable, Equatable {
     public func fileContents() throws -> Data {
         var object: [String: Any] = publicJWK
         if let privateKey { object["d"] = Base64URL.encode(privateKey) }
-        object["created_at"] = Int(createdAt.timeIntervalSince1970)
-        if let retiredAt { object["retired_at"] = Int(retiredAt.timeIntervalSince1970) }
+        object["created_at"] = createdAt.timeIntervalSince1970
+        if let retiredAt { object["retired_at"] = retiredAt.timeIntervalSince1970 }
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
     }
 
@@ -73,8 +73,8 @@ public struct SigningKey: Sendable, Equatable {
         }
         self.init(
             kid: kid, publicKey: x, privateKey: privateKey,
-            createdAt: (object["created_at"] as? Int).map { Date(timeIntervalSince1970: Double($0)) } ?? now,
-            retiredAt: (object["retired_at"] as? Int).map { Date(timeIntervalSince1970: Double($0)) })
+            createdAt: (object["created_at"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) } ?? now,
+            retiredAt: (object["retired_at"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) })
     }
 }
 

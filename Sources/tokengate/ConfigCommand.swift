@@ -1,0 +1,48 @@
+import ArgumentParser
+import TokenGateApp
+
+/// `tokengate config check`: validates and prints the effective configuration.
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Inspect the configuration.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate the configuration and print every effective value with its source (secrets redacted).",
+            discussion: "Exits 0 when valid; otherwise prints the key and the problem and exits non-zero.")
+        @OptionGroup var options: ConfigurationOptions
+
+        func run() async throws {
+            let configuration = try options.load()
+            print(configuration.describe())
+        }
+    }
+}
+
+/// `tokengate migrate`: creates or upgrades the database schema.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Create or upgrade the database schema (serve also does this at start).")
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let services = try await CommandContext.services(options)
+        let applied = try services.migrate()
+        let version = try services.schemaVersion() ?? "none"
+        print(applied.isEmpty ? "schema is up to date (\(version))" : "applied \(applied.joined(separator: ", "))")
+    }
+}
+
+/// `tokengate backup FILE`: an online, consistent copy of the SQLite store.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup", abstract: "Copy the SQLite store to FILE while tokengate keeps serving.")
+    @OptionGroup var options: ConfigurationOptions
+    @Argument(help: "The backup file to write (overwritten).") var file: String
+
+    func run() async throws {
+        let services = try await CommandContext.services(options)
+        try services.backup(to: file)
+        print("backed up \(services.configuration.databasePath) to \(file)")
+    }
+}
