@@ -4,7 +4,7 @@ import TokenGateApp
 /// `tokengate config check`: validates and prints the effective configuration.
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Inspect the configuration.", subcommands: [Check.self])
+        commandName: "config", abstract: "Inspect the configuration.", subcommands: [Check.self, Keys.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -15,6 +15,29 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try options.load()
             print(configuration.describe())
+        }
+    }
+}
+
+extension ConfigCommand {
+    /// `tokengate config keys`: every key with its environment variable and default.
+    struct Keys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every configuration key, its environment variable, default and meaning.")
+        @Flag(name: .long, help: "Print a Markdown table (as in the docs).") var markdown = false
+        @Flag(name: .long, help: "Print an environment file with every variable commented out.") var env = false
+
+        func run() async throws {
+            for key in ConfigurationKey.all {
+                if markdown {
+                    let restart = key.needsRestart ? " (restart)" : ""
+                    print("| `\(key.name)` | `\(key.environmentName)` | `\(key.defaultValue)` | \(key.summary)\(restart) |")
+                } else if env {
+                    print("# \(key.summary)\n#\(key.environmentName)=\(key.defaultValue)\n")
+                } else {
+                    print("\(key.name)\t\(key.environmentName)\t\(key.defaultValue)\t\(key.summary)")
+                }
+            }
         }
     }
 }

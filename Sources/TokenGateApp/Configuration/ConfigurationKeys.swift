@@ -67,7 +67,7 @@ extension ConfigurationKey {
         .init("http.allowedOrigins", "", "Space-separated origins allowed to POST (default: the request's own origin only)."),
         .init("http.trustedProxies", "", "Space-separated addresses whose X-Forwarded-For is believed (default: none)."),
         .init("http.loginPage", "/", "Where failed form logins and failed navigation refreshes are sent (with `rd` kept)."),
-        .init("passwords.memoryKiB", "19456", "Argon2id memory cost in KiB."),
+        .init("passwords.memory", "19456", "Argon2id memory cost in KiB."),
         .init("passwords.iterations", "2", "Argon2id time cost."),
         .init("passwords.parallelism", "1", "Argon2id lanes."),
         .init("passwords.hashingThreads", "0", "Threads that run Argon2id (0 = number of cores); bounds login CPU use.", restart: true),

@@ -123,7 +123,7 @@ public struct TokenGateConfiguration: Sendable {
         allowedOrigins = try read.list("http.allowedOrigins")
         trustedProxies = try read.list("http.trustedProxies")
         loginPage = try read.string("http.loginPage")
-        argon2MemoryKiB = try read.int("passwords.memoryKiB", in: 8...(4 << 20))
+        argon2MemoryKiB = try read.int("passwords.memory", in: 8...(4 << 20))
         argon2Iterations = try read.int("passwords.iterations", in: 1...64)
         argon2Parallelism = try read.int("passwords.parallelism", in: 1...16)
         hashingThreads = try read.int("passwords.hashingThreads", in: 0...256)
@@ -150,7 +150,7 @@ public struct TokenGateConfiguration: Sendable {
             throw ConfigurationError(key: "refresh.idleTTL", problem: "must not exceed refresh.absoluteTTL")
         }
         guard argon2MemoryKiB >= 8 * argon2Parallelism else {
-            throw ConfigurationError(key: "passwords.memoryKiB", problem: "must be at least 8 × passwords.parallelism")
+            throw ConfigurationError(key: "passwords.memory", problem: "must be at least 8 × passwords.parallelism")
         }
         guard throttleBaseLockout <= throttleMaxLockout else {
             throw ConfigurationError(key: "throttle.baseLockout", problem: "must not exceed throttle.maxLockout")

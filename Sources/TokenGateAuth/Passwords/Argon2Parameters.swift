@@ -49,7 +49,7 @@ public struct Argon2Parameters: Sendable, Equatable, CustomStringConvertible {
         let minimumMemory = 8 * parallelism
         guard (minimumMemory...Self.maximumMemoryKiB).contains(memoryKiB) else {
             throw Self.invalid(
-                "passwords.memoryKiB", memoryKiB,
+                "passwords.memory", memoryKiB,
                 "between \(minimumMemory) (8 KiB per lane) and \(Self.maximumMemoryKiB) (4 GiB)")
         }
         guard (1...Self.maximumIterations).contains(iterations) else {
