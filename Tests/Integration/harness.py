@@ -23,6 +23,7 @@ import ssl
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -37,6 +38,8 @@ import urllib3
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "local" / "nginx.conf.template"
 NGINX_CONFIG_DIR = REPO / "deploy" / "nginx"
+WEB_DIR = REPO / "deploy" / "web"
+ECHO_UPSTREAM = REPO / "deploy" / "local" / "echo_upstream.py"
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
@@ -109,6 +112,31 @@ def has_subcommand(*words: str) -> bool:
     return result.returncode == 0 and usage in (result.stdout + result.stderr).lower()
 
 
+@functools.lru_cache(maxsize=None)
+def known_setting_variables() -> frozenset[str]:
+    """Every TOKENGATE_* variable tokengate reads (`tokengate config keys --env`); empty if unknown."""
+    if not has_subcommand("config", "keys"):
+        return frozenset()
+    result = subprocess.run(
+        [str(tokengate_binary()), "config", "keys", "--env"], capture_output=True, text=True, timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        return frozenset()
+    return frozenset(re.findall(r"^#?\s*(TOKENGATE_[A-Z0-9_]+)=", result.stdout, flags=re.MULTILINE))
+
+
+def check_setting_names(env: dict[str, str]) -> None:
+    """tokengate ignores unknown variables: catch a misspelt (or renamed) setting in a test."""
+    known = known_setting_variables()
+    if not known:
+        return
+    unknown = sorted(name for name in env if name.startswith("TOKENGATE_") and name not in known
+                     and name != "TOKENGATE_CONFIG")
+    if unknown:
+        raise ValueError(f"tokengate does not read {unknown} (see `tokengate config keys --env`)")
+
+
 def user_cli_available() -> bool:
     return has_subcommand("user", "add")
 
@@ -142,9 +170,15 @@ def make_certificate(directory: Path) -> Path:
     return directory
 
 
-def render_nginx_config(prefix: Path, port: int, socket_path: Path) -> Path:
+def render_nginx_config(prefix: Path, port: int, socket_path: Path, app_port: int) -> Path:
+    """Renders the template deploy/local/run uses; fails on a placeholder it does not know."""
+    values = {"PREFIX": prefix, "PORT": port, "SOCKET": socket_path, "APP_PORT": app_port, "WEB": WEB_DIR}
     text = TEMPLATE.read_text()
-    text = text.replace("@PREFIX@", str(prefix)).replace("@PORT@", str(port)).replace("@SOCKET@", str(socket_path))
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", str(value))
+    unknown = sorted(set(re.findall(r"@[A-Z_]+@", text)))
+    if unknown:
+        raise RuntimeError(f"{TEMPLATE} uses placeholders the harness does not fill: {unknown}")
     target = prefix / "nginx.conf"
     target.write_text(text)
     link = prefix / "tokengate"
@@ -304,7 +338,7 @@ class Stack:
 
     #: Fast Argon2 parameters for tests; a test that needs slow hashing overrides them.
     DEFAULT_ENV = {
-        "TOKENGATE_PASSWORDS_MEMORY_KI_B": "1024",
+        "TOKENGATE_PASSWORDS_MEMORY": "1024",
         "TOKENGATE_PASSWORDS_ITERATIONS": "1",
     }
 
@@ -320,6 +354,8 @@ class Stack:
         self.tokengate_log = root / "tokengate.log"
         self.nginx_error_log = root / "nginx-error.log"
         self.port = 0
+        self.app_port = 0
+        self.app_process: subprocess.Popen | None = None
         self.overrides = dict(env or {})
         if workers is not None:
             self.overrides["TOKENGATE_FASTCGI_WORKERS"] = str(workers)
@@ -349,8 +385,38 @@ class Stack:
 
     def start(self) -> "Stack":
         self.start_tokengate()
+        self.start_app()
         self.start_nginx()
         return self
+
+    def start_app(self) -> None:
+        """The demo non-Swift upstream behind the gated /app/ and /admin/ locations (echoes headers)."""
+        if not ECHO_UPSTREAM.exists():
+            self.app_port = free_port()  # the template may still name a port; nothing answers there
+            return
+        for attempt in range(3):
+            self.app_port = free_port()
+            with open(self.root / "app.log", "ab") as log:
+                self.app_process = subprocess.Popen(
+                    [sys.executable, str(ECHO_UPSTREAM), "--host", "127.0.0.1", "--port", str(self.app_port)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.root,
+                )
+
+            def listening() -> bool:
+                if self.app_process.poll() is not None:
+                    raise RuntimeError("the demo upstream exited:\n" + (self.root / "app.log").read_text()[-2000:])
+                try:
+                    with socket.create_connection(("127.0.0.1", self.app_port), timeout=0.5):
+                        return True
+                except OSError:
+                    return False
+
+            try:
+                wait_for(listening, 15, message=f"the demo upstream on 127.0.0.1:{self.app_port}")
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
 
     def start_tokengate(self, env: dict[str, str] | None = None, wait: bool = True) -> subprocess.Popen:
         """Starts `tokengate serve` (extra ENV on top of the stack's) and waits for its socket."""
@@ -358,6 +424,7 @@ class Stack:
         if env:
             self.overrides.update(env)
             self.env = self.environment(self.overrides)
+        check_setting_names(self.env)
         with open(self.tokengate_log, "ab") as log:
             log.write(f"--- harness: starting tokengate serve at {time.strftime('%H:%M:%S')}\n".encode())
             log.flush()
@@ -388,7 +455,7 @@ class Stack:
         self.make_directories()
         for attempt in range(attempts):
             self.port = free_port()
-            render_nginx_config(self.root, self.port, self.socket_path)
+            render_nginx_config(self.root, self.port, self.socket_path, self.app_port)
             with open(self.root / "nginx.stderr", "ab") as errors:
                 self.nginx_process = subprocess.Popen(
                     [str(self.nginx), "-p", f"{self.root}/", "-c", str(self.root / "nginx.conf"),
@@ -492,6 +559,13 @@ class Stack:
             self.stop_nginx()
         except Exception as error:  # noqa: BLE001 - report, don't mask the other problems
             problems.append(f"stopping nginx: {error}")
+        if self.app_process is not None and self.app_process.poll() is None:
+            self.app_process.terminate()
+            try:
+                self.app_process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.app_process.kill()
+                self.app_process.wait(timeout=10)
         if problems:
             problems.append("tokengate log tail:\n" + self.log_tail())
         return problems

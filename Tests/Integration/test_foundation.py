@@ -28,7 +28,7 @@ from harness import (
 LOGIN_MISSING = "POST /auth/login does not exist yet (404 not_found)"
 PASSWORD = "correct horse battery staple"
 # Argon2id parameters slow enough (256 MiB, 6 passes: over a second here) to hold a login in flight.
-SLOW_ARGON2 = {"TOKENGATE_PASSWORDS_MEMORY_KI_B": "262144", "TOKENGATE_PASSWORDS_ITERATIONS": "6"}
+SLOW_ARGON2 = {"TOKENGATE_PASSWORDS_MEMORY": "262144", "TOKENGATE_PASSWORDS_ITERATIONS": "6"}
 
 
 def media_type(response) -> str:

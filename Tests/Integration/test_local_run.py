@@ -38,6 +38,7 @@ class Runner:
     def __init__(self, run_dir: Path, port: int):
         self.run_dir = run_dir
         self.port = port
+        self.app_port = free_port()
         self.output = run_dir.parent / f"{run_dir.name}.out"
         self.process: subprocess.Popen | None = None
         self.pids: set[int] = set()
@@ -49,9 +50,10 @@ class Runner:
             "TOKENGATE_BIN": str(tokengate_binary()),
             "TOKENGATE_RUN_DIR": str(self.run_dir),
             "TOKENGATE_PORT": str(self.port),
+            "TOKENGATE_APP_PORT": str(self.app_port),
             "TOKENGATE_NO_INSTALL": "1",
             # Fast Argon2 for the demo user.
-            "TOKENGATE_PASSWORDS_MEMORY_KI_B": "1024",
+            "TOKENGATE_PASSWORDS_MEMORY": "1024",
             "TOKENGATE_PASSWORDS_ITERATIONS": "1",
         })
         for name in ("TOKENGATE_TEST_NGINX",):
@@ -79,7 +81,7 @@ class Runner:
             if time.monotonic() > deadline:
                 pytest.fail(f"deploy/local/run was not up after {timeout}s:\n{self.text()}")
             time.sleep(0.1)
-        self.pids |= {pid for pid in (self.pid("tokengate"), self.pid("nginx")) if pid}
+        self.pids |= {pid for pid in (self.pid("tokengate"), self.pid("nginx"), self.pid("app")) if pid}
 
     def pid(self, name: str) -> int | None:
         try:
@@ -100,7 +102,7 @@ class Runner:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        self.pids |= {pid for pid in (self.pid("tokengate"), self.pid("nginx")) if pid}
+        self.pids |= {pid for pid in (self.pid("tokengate"), self.pid("nginx"), self.pid("app")) if pid}
         for pid in self.pids:  # the runner starts its children in their own sessions
             if process_alive(pid) and self._belongs_to_this_run(pid):
                 os.kill(pid, signal.SIGKILL)
@@ -161,12 +163,24 @@ def test_run_serves_https_and_stops_cleanly(runner):
         assert password_file.stat().st_mode & 0o777 == 0o600
         password = password_file.read_text().strip()
         assert password and password in first.text(), "the runner prints the demo password"
+        if "POST /auth/login does not exist yet" not in first.text():
+            assert "(checked: POST /auth/login answered 200)" in first.text(), first.text()
+            base = f"https://127.0.0.1:{first.port}"
+            http = client()
+            http.verify = str(run_dir / "tls" / "cert.pem")
+            assert http.get(f"{base}/app/", headers={"Accept": "application/json"}, timeout=30).status_code == 401
+            token = http.post(f"{base}/auth/login", json={"username": "demo", "password": password},
+                              timeout=30).json()["accessToken"]
+            echoed = http.get(f"{base}/app/", headers={"Authorization": f"Bearer {token}",
+                                                       "Accept": "application/json"}, timeout=30)
+            assert echoed.status_code == 200, echoed.text
+            assert echoed.json()["headers"].get("X-Auth-Username") == "demo"
     else:
         assert not password_file.exists()
 
-    tokengate_pid, nginx_pid = first.pid("tokengate"), first.pid("nginx")
+    pids = [first.pid(name) for name in ("tokengate", "nginx", "app")]
     assert first.stop(signal.SIGTERM) == 0, first.text()
-    assert not process_alive(tokengate_pid) and not process_alive(nginx_pid)
+    assert not any(process_alive(pid) for pid in pids if pid)
     assert not (run_dir / "tokengate.sock").exists()
 
     # A second run in the same directory keeps the certificate (and the demo user); Ctrl-C stops it.
@@ -187,7 +201,7 @@ def test_run_serves_https_and_stops_cleanly(runner):
 def test_run_exits_nonzero_when_tokengate_dies(runner):
     run = runner().start()
     run.wait_for_banner()
-    tokengate_pid, nginx_pid = run.pid("tokengate"), run.pid("nginx")
+    tokengate_pid, nginx_pid, app_pid = run.pid("tokengate"), run.pid("nginx"), run.pid("app")
     os.kill(tokengate_pid, signal.SIGKILL)
     code = run.process.wait(timeout=30)
     assert code != 0
@@ -196,6 +210,7 @@ def test_run_exits_nonzero_when_tokengate_dies(runner):
     while process_alive(nginx_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not process_alive(nginx_pid), "the runner must stop nginx when tokengate dies"
+    assert app_pid is None or not process_alive(app_pid), "and the demo upstream"
 
 
 def test_run_fails_fast_when_the_port_is_taken(runner):

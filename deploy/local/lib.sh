@@ -38,7 +38,8 @@ tg_ensure_packages() {
 }
 
 # The packages every build and run needs.
-TG_BASE_PACKAGES=(libfcgi-dev libargon2-dev libsqlite3-dev pkg-config nginx openssl curl)
+# shellcheck disable=SC2034 # used by the scripts that source this file
+TG_BASE_PACKAGES=(libfcgi-dev libargon2-dev libsqlite3-dev pkg-config nginx openssl curl python3)
 
 tg_require_swift() {
     command -v swift >/dev/null 2>&1 ||
@@ -86,15 +87,20 @@ tg_make_cert() {
 # Escapes a string for the replacement side of a sed s|…|…| command.
 tg_sed_escape() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
 
-# tg_render_nginx PREFIX PORT SOCKET: writes PREFIX/nginx.conf from the template and links
-# PREFIX/tokengate -> deploy/nginx (the template's includes are relative to the prefix).
+# tg_render_nginx PREFIX PORT SOCKET APP_PORT: writes PREFIX/nginx.conf from the template and
+# links PREFIX/tokengate -> deploy/nginx (the template's includes are relative to the prefix).
+# @WEB@ is deploy/web (the demo pages); APP_PORT is the demo upstream's port.
 tg_render_nginx() {
-    local prefix=$1 port=$2 socket=$3
+    local prefix=$1 port=$2 socket=$3 app_port=$4 unknown
     ln -sfn "$TG_REPO_ROOT/deploy/nginx" "$prefix/tokengate"
     sed -e "s|@PREFIX@|$(tg_sed_escape "$prefix")|g" \
         -e "s|@PORT@|$(tg_sed_escape "$port")|g" \
         -e "s|@SOCKET@|$(tg_sed_escape "$socket")|g" \
+        -e "s|@APP_PORT@|$(tg_sed_escape "$app_port")|g" \
+        -e "s|@WEB@|$(tg_sed_escape "$TG_REPO_ROOT/deploy/web")|g" \
         "$TG_REPO_ROOT/deploy/local/nginx.conf.template" >"$prefix/nginx.conf.tmp"
+    unknown=$(grep -oE '@[A-Z_]+@' "$prefix/nginx.conf.tmp" | sort -u | tr '\n' ' ' || true)
+    [[ -z $unknown ]] || tg_die "deploy/local/nginx.conf.template uses placeholders deploy/local/lib.sh does not fill: $unknown"
     mv "$prefix/nginx.conf.tmp" "$prefix/nginx.conf"
 }
 
@@ -129,6 +135,7 @@ tg_wait_gone() {
 
 # tg_stop PID NAME [SECONDS]: SIGTERM, then SIGKILL after the timeout. Sets TG_STOP_STATUS to
 # the exit status (PID must be a child of this shell; 128+N when killed by signal N).
+# shellcheck disable=SC2034 # read by the caller
 TG_STOP_STATUS=0
 tg_stop() {
     local pid=$1 name=$2 timeout=${3:-15}
@@ -141,6 +148,7 @@ tg_stop() {
             tg_wait_gone "$pid" 5 || true
         fi
     fi
+    # shellcheck disable=SC2034 # read by the caller
     wait "$pid" 2>/dev/null || TG_STOP_STATUS=$?
 }
 
