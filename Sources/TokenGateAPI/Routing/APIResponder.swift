@@ -72,13 +72,13 @@ public struct APIResponder: Responder {
     private func logRequest(
         _ request: Request, response: Response, route: String, context: RequestContext?, started: ContinuousClock.Instant
     ) {
-        let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        let elapsed = (ContinuousClock.now - started).components
+        let microseconds = elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
         var metadata: Logger.Metadata = [
             "request.method": "\(request.method.rawValue)",
             "request.route": "\(route)",
             "response.status": "\(response.status.code)",
-            "request.duration_ms": "\(String(format: "%.3f", milliseconds))",
+            "request.duration_us": "\(microseconds)",
         ]
         if let userID = context?.userID { metadata["user.id"] = "\(userID)" }
         if let sessionID = context?.sessionID { metadata["session.id"] = "\(sessionID)" }

@@ -19,12 +19,33 @@ struct BearerToken {
         return cookie
     }
 
-    /// `Bearer <token68>` → token.
+    /// `Bearer <token68>` → token. Works on UTF-8 bytes: this runs before every gated request.
     static func parse(_ header: String) throws -> String {
-        let parts = header.split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count == 2, String(parts[0]).isEqualIgnoringASCIICase("Bearer"),
-            !header.contains("\t"), !parts[1].isEmpty
-        else { throw TokenGateError.invalidToken("The Authorization header must be `Bearer <token>`.") }
-        return String(parts[1])
+        let bytes = header.utf8
+        let scheme = "bearer".utf8
+        let malformed = TokenGateError.invalidToken("The Authorization header must be `Bearer <token>`.")
+        guard bytes.count > scheme.count + 1 else { throw malformed }
+        var index = bytes.startIndex
+        for expected in scheme {
+            guard bytes[index] | 0x20 == expected else { throw malformed }
+            index = bytes.index(after: index)
+        }
+        guard bytes[index] == UInt8(ascii: " ") else { throw malformed }
+        while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") { index = bytes.index(after: index) }
+        let token = bytes[index...]
+        // RFC 6750 token68 characters only: one token, nothing after it.
+        guard !token.isEmpty, token.allSatisfy(Self.isToken68) else { throw malformed }
+        return String(Substring(token))
+    }
+
+    private static func isToken68(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="):
+            true
+        default:
+            false
+        }
     }
 }

@@ -2,6 +2,10 @@ public import Logging
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Writes one line per log event to stderr, as logfmt or JSON (journald keeps stderr).
 ///
 /// ```swift
@@ -39,18 +43,43 @@ public struct LineLogHandler: LogHandler {
         for key in merged.keys.sorted() {
             fields.append((key, "\(merged[key]!)"))
         }
-        let line = format == .json ? Self.json(fields) : Self.logfmt(fields)
+        var line = format == .json ? Self.json(fields) : Self.logfmt(fields)
+        line += "\n"
+        // One write(2) per line: lines from different threads never interleave.
         Self.output.withLock { _ in
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            line.withUTF8 { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
         }
     }
 
     static func logfmt(_ fields: [(String, String)]) -> String {
         fields.map { key, value in
-            let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline }
+            let needsQuotes =
+                value.isEmpty
+                || value.utf8.contains { $0 <= 0x20 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 == 0x7F }
             if !needsQuotes { return "\(key)=\(value)" }
-            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n")
+            var escaped = ""
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\\": escaped += "\\\\"
+                case "\"": escaped += "\\\""
+                case "\n": escaped += "\\n"
+                case "\r": escaped += "\\r"
+                case "\t": escaped += "\\t"
+                default:
+                    if scalar.value < 0x20 || scalar.value == 0x7F {
+                        escaped += "\\u{\(String(scalar.value, radix: 16))}"
+                    } else {
+                        escaped.unicodeScalars.append(scalar)
+                    }
+                }
+            }
             return "\(key)=\"\(escaped)\""
         }.joined(separator: " ")
     }
@@ -63,7 +92,19 @@ public struct LineLogHandler: LogHandler {
         return text
     }
 
-    private static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    /// RFC 3339 UTC time with milliseconds, formatted by hand: this runs for every request.
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        }
+        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2) + "T"
+            + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "."
+            + pad(Int32(now.tv_nsec / 1_000_000), 3) + "Z"
     }
 }

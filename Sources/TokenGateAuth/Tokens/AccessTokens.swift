@@ -19,11 +19,14 @@ public struct AccessTokens: Sendable {
     public let settings: TokenSettings
     private let keys: KeyRing
     private let revocations: RevocationList
+    private let cache: VerifiedTokenCache
 
-    public init(settings: TokenSettings, keys: KeyRing, revocations: RevocationList) {
+    /// - Parameter cacheCapacity: verified tokens remembered (0 disables the cache).
+    public init(settings: TokenSettings, keys: KeyRing, revocations: RevocationList, cacheCapacity: Int = 50_000) {
         self.settings = settings
         self.keys = keys
         self.revocations = revocations
+        self.cache = VerifiedTokenCache(capacity: cacheCapacity)
     }
 
     /// Signs an access token for `user` in session `sessionID`.
@@ -51,6 +54,11 @@ public struct AccessTokens: Sendable {
     public func verify(_ token: String, at now: Date) async throws -> AccessTokenClaims {
         guard token.utf8.count <= settings.maxSize else { throw TokenGateError.invalidToken("The access token is too large.") }
         let snapshot = keys.current
+        let cacheKey = VerifiedTokenCache.key(for: token)
+        if let cached = cache.claims(for: cacheKey, generation: snapshot.generation) {
+            try check(cached, at: now)
+            return cached
+        }
         let header = try TokenHeader(token: token)
         guard header.alg == "EdDSA" else { throw TokenGateError.invalidToken("The token's algorithm is not accepted.") }
         guard let kid = header.kid, snapshot.verifyingKids.contains(kid) else {
@@ -65,6 +73,7 @@ public struct AccessTokens: Sendable {
             throw TokenGateError.invalidToken("The access token's signature or claims are invalid.")
         }
         try check(claims, at: now)
+        cache.insert(claims, for: cacheKey, generation: snapshot.generation)
         return claims
     }
 

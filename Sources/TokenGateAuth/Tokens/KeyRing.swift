@@ -12,18 +12,21 @@ public final class KeyRing: Sendable {
         let signingKid: String?
         let verifyingKids: Set<String>
         let jwks: [UInt8]
+        /// Changes with every `replace(with:)`: verified-token caches keyed to it empty themselves.
+        let generation: UInt64
     }
 
     private let snapshot: Mutex<Snapshot>
 
     /// Loads `keys` (retired ones are ignored).
     public init(keys: [SigningKey]) async throws {
-        snapshot = Mutex(try await Self.makeSnapshot(keys))
+        snapshot = Mutex(try await Self.makeSnapshot(keys, generation: 1))
     }
 
     /// Replaces the keys in use.
     public func replace(with keys: [SigningKey]) async throws {
-        let new = try await Self.makeSnapshot(keys)
+        let generation = current.generation + 1
+        let new = try await Self.makeSnapshot(keys, generation: generation)
         snapshot.withLock { $0 = new }
     }
 
@@ -35,7 +38,7 @@ public final class KeyRing: Sendable {
     /// The JWK Set of every key that may still verify, as JSON bytes.
     public var jwks: [UInt8] { current.jwks }
 
-    private static func makeSnapshot(_ keys: [SigningKey]) async throws -> Snapshot {
+    private static func makeSnapshot(_ keys: [SigningKey], generation: UInt64) async throws -> Snapshot {
         let active = keys.filter { $0.retiredAt == nil }
         let collection = JWTKeyCollection()
         for key in active {
@@ -52,6 +55,7 @@ public final class KeyRing: Sendable {
         let jwks = try JSONSerialization.data(
             withJSONObject: ["keys": active.map(\.publicJWK)], options: [.sortedKeys, .withoutEscapingSlashes])
         return Snapshot(
-            collection: collection, signingKid: signer?.kid, verifyingKids: Set(active.map(\.kid)), jwks: Array(jwks))
+            collection: collection, signingKid: signer?.kid, verifyingKids: Set(active.map(\.kid)), jwks: Array(jwks),
+            generation: generation)
     }
 }
