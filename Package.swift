@@ -122,7 +122,15 @@ let package = Package(
         ),
         .testTarget(
             name: "TokenGateAPITests",
-            dependencies: ["TokenGateAPI", "TokenGateHTTP", "TokenGateAuth", "TokenGateApp"],
+            dependencies: [
+                "TokenGateAPI",
+                "TokenGateHTTP",
+                "TokenGateAuth",
+                "TokenGateApp",
+                "FastCGI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

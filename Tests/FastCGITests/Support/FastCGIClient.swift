@@ -36,6 +36,13 @@ final class FastCGIClient {
     init(unixPath: String, timeout: Int = 5, minimumDescriptor: Int32? = nil) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ProtocolFailure(description: "socket: errno \(errno)") }
+        if let minimumDescriptor {
+            // Before connecting, so the low number is free again when the server accepts.
+            let moved = fcntl(fd, F_DUPFD_CLOEXEC, minimumDescriptor)
+            _ = Glibc.close(fd)
+            guard moved >= 0 else { throw ProtocolFailure(description: "F_DUPFD: errno \(errno)") }
+            fd = moved
+        }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
@@ -51,12 +58,6 @@ final class FastCGIClient {
             let code = errno
             _ = Glibc.close(fd)
             throw ProtocolFailure(description: "connect \(unixPath): errno \(code)")
-        }
-        if let minimumDescriptor {
-            let moved = fcntl(fd, F_DUPFD_CLOEXEC, minimumDescriptor)
-            _ = Glibc.close(fd)
-            guard moved >= 0 else { throw ProtocolFailure(description: "F_DUPFD: errno \(errno)") }
-            fd = moved
         }
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
