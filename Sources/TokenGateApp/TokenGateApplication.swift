@@ -5,6 +5,8 @@ import TokenGateAPI
 import TokenGateAuth
 import TokenGateHTTP
 import TokenGateSQLite
+public import Metrics
+import Synchronization
 
 /// The server: services, endpoints, the FastCGI worker pool and the background revocation sync.
 ///
@@ -18,6 +20,11 @@ public final class TokenGateApplication: Sendable {
     private let logger: Logger
     private let server: FastCGIServer
     private let sync: Task<Void, Never>
+    private let metrics: MetricsRegistry
+    private let serverReference: ServerReference
+
+    /// The swift-metrics backend to bootstrap once per process (`MetricsSystem.bootstrap`).
+    public var metricsFactory: any MetricsFactory { metrics.factory }
 
     /// Opens storage and keys and binds the listening socket.
     /// - Throws: `ConfigurationError`, `ListenerError`, `KeyFileError` or `TokenGateError`.
@@ -30,17 +37,28 @@ public final class TokenGateApplication: Sendable {
             retention: TimeInterval(configuration.accessTTL + configuration.leeway), interval: .seconds(1),
             logger: Logger(label: "tokengate.revocation"))
         try await revocationSync.loadInitial()
+        let metrics = MetricsRegistry()
+        let serverReference = ServerReference()
+        self.metrics = metrics
+        self.serverReference = serverReference
+        let apiMetrics = APIMetrics()
+        let exposition: @Sendable () -> [UInt8] = {
+            metrics.exposition(
+                server: serverReference.server, configuredWorkers: configuration.fastCGI.workers,
+                hashing: services.hashingPool, revocations: services.revocations)
+        }
         let responder = APIResponder(
-            endpoints: Self.endpoints(services), maxBodySize: configuration.fastCGI.maxBodySize,
-            logger: Logger(label: "tokengate.api"))
+            endpoints: Self.endpoints(services, metrics: apiMetrics) + [MetricsEndpoint(exposition: exposition).endpoint],
+            maxBodySize: configuration.fastCGI.maxBodySize, logger: Logger(label: "tokengate.api"), metrics: apiMetrics)
         server = try FastCGIServer(
             configuration: configuration.fastCGI, responder: responder, logger: Logger(label: "tokengate.fastcgi"))
+        serverReference.server = server
         sync = Task { await revocationSync.run() }
         logger.info("signing key", metadata: ["key.kid": "\(services.keys.signingKid ?? "none")"])
     }
 
     /// The route table.
-    static func endpoints(_ services: TokenGateServices) -> [Endpoint] {
+    static func endpoints(_ services: TokenGateServices, metrics: APIMetrics? = nil) -> [Endpoint] {
         let configuration = services.configuration
         let web = WebSettings(
             basePath: configuration.fastCGI.basePath, accessCookieName: configuration.accessCookieName,
@@ -49,12 +67,16 @@ public final class TokenGateApplication: Sendable {
         let clock = services.clock
         return [
             HealthEndpoint(store: SQLiteHealth(database: services.database)).endpoint,
-            LoginEndpoint(login: services.login, clock: clock, web: web, sessionPolicy: services.sessions.policy).endpoint,
+            LoginEndpoint(login: services.login, clock: clock, web: web, metrics: metrics).endpoint,
             LogoutEndpoint(sessions: services.sessions, tokens: services.tokens, clock: clock, web: web).endpoint,
             MeEndpoint(tokens: services.tokens, users: services.userStore, clock: clock, web: web).endpoint,
             VerifyEndpoint(tokens: services.tokens, clock: clock, web: web, logger: Logger(label: "tokengate.verify")).endpoint,
             JWKSEndpoint(keys: services.keys).endpoint,
-        ] + RefreshEndpoint(sessions: services.sessions, users: services.userStore, tokens: services.tokens, clock: clock, web: web).endpoints
+        ]
+            + RefreshEndpoint(
+                sessions: services.sessions, users: services.userStore, tokens: services.tokens, clock: clock, web: web,
+                metrics: metrics
+            ).endpoints
     }
 
     /// Serves until `stop()`; returns whether every in-flight request finished in time.
@@ -82,6 +104,16 @@ public final class TokenGateApplication: Sendable {
                 logger.error("key reload failed; keeping the previous keys", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// Lets the metrics exposition reach the server, which is created after the endpoints.
+final class ServerReference: Sendable {
+    private let value = Mutex<FastCGIServer?>(nil)
+
+    var server: FastCGIServer? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import TokenGateApp
 
 /// `tokengate serve`: runs the FastCGI worker pool until SIGTERM/SIGINT.
@@ -41,6 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+        MetricsSystem.bootstrap(application.metricsFactory)
         SignalWaiter.start { event in
             switch event {
             case .stop(let signal):

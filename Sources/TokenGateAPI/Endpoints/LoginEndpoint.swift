@@ -7,17 +7,26 @@ public struct LoginEndpoint: Sendable {
     let login: LoginService
     let clock: any WallClock
     let web: WebSettings
-    let sessionPolicy: SessionPolicy
+    let metrics: APIMetrics?
 
-    public init(login: LoginService, clock: any WallClock, web: WebSettings, sessionPolicy: SessionPolicy) {
+    public init(login: LoginService, clock: any WallClock, web: WebSettings, metrics: APIMetrics? = nil) {
         self.login = login
         self.clock = clock
         self.web = web
-        self.sessionPolicy = sessionPolicy
+        self.metrics = metrics
     }
 
     public var endpoint: Endpoint {
-        Endpoint(.post, "/login") { request, context in try await handle(request, context) }
+        Endpoint(.post, "/login") { request, context in
+            do {
+                let response = try await handle(request, context)
+                metrics?.recordLogin(outcome: context.outcome ?? "success")
+                return response
+            } catch {
+                metrics?.recordLogin(outcome: (error as? TokenGateError)?.code.rawValue ?? "internal_error")
+                throw error
+            }
+        }
     }
 
     private func handle(_ request: Request, _ context: RequestContext) async throws -> Response {
@@ -48,6 +57,7 @@ public struct LoginEndpoint: Sendable {
                 refreshMaxAge: Int(success.session.idleExpiresAt.timeIntervalSince(now).rounded(.down)))
             return response
         } catch let error as TokenGateError where isFormPost {
+            context.outcome = error.code.rawValue
             let fields = FormURLEncoding.decode(body: request.body) ?? []
             let redirect = fields.first { $0.name == "rd" }?.value
             var response = Response.redirect(

@@ -9,13 +9,18 @@ public struct RefreshEndpoint: Sendable {
     let tokens: AccessTokens
     let clock: any WallClock
     let web: WebSettings
+    let metrics: APIMetrics?
 
-    public init(sessions: SessionService, users: any UserStore, tokens: AccessTokens, clock: any WallClock, web: WebSettings) {
+    public init(
+        sessions: SessionService, users: any UserStore, tokens: AccessTokens, clock: any WallClock, web: WebSettings,
+        metrics: APIMetrics? = nil
+    ) {
         self.sessions = sessions
         self.users = users
         self.tokens = tokens
         self.clock = clock
         self.web = web
+        self.metrics = metrics
     }
 
     public var endpoints: [Endpoint] {
@@ -75,6 +80,17 @@ public struct RefreshEndpoint: Sendable {
     }
 
     private func refresh(_ request: Request, _ context: RequestContext) async throws -> Refreshed {
+        do {
+            let refreshed = try await rotate(request, context)
+            metrics?.recordRefresh(outcome: "rotated")
+            return refreshed
+        } catch {
+            metrics?.recordRefresh(outcome: (error as? TokenGateError)?.code.rawValue ?? "internal_error")
+            throw error
+        }
+    }
+
+    private func rotate(_ request: Request, _ context: RequestContext) async throws -> Refreshed {
         guard let presented = request.cookie(web.refreshCookieName), !presented.isEmpty else {
             throw TokenGateError.refreshMissing()
         }

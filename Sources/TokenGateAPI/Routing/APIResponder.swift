@@ -8,13 +8,15 @@ public struct APIResponder: Responder {
     private let router: Router<Endpoint>
     private let maxBodySize: Int
     private let logger: Logger
+    private let metrics: APIMetrics?
     /// Routes whose 401/403 carry a `WWW-Authenticate: Bearer` challenge.
     private let bearerRoutes: Set<String> = ["/verify", "/me"]
 
     /// - Parameters:
     ///   - endpoints: the route table.
     ///   - maxBodySize: the body limit, for the 413 message.
-    public init(endpoints: [Endpoint], maxBodySize: Int, logger: Logger) {
+    ///   - metrics: where request counts and durations go (`nil`: not recorded).
+    public init(endpoints: [Endpoint], maxBodySize: Int, logger: Logger, metrics: APIMetrics? = nil) {
         var router = Router<Endpoint>()
         for endpoint in endpoints {
             router.add(endpoint.method, endpoint.path, handler: endpoint)
@@ -22,6 +24,7 @@ public struct APIResponder: Responder {
         self.router = router
         self.maxBodySize = maxBodySize
         self.logger = logger
+        self.metrics = metrics
     }
 
     public func respond(to request: Request) async -> Response {
@@ -72,7 +75,9 @@ public struct APIResponder: Responder {
     private func logRequest(
         _ request: Request, response: Response, route: String, context: RequestContext?, started: ContinuousClock.Instant
     ) {
-        let elapsed = (ContinuousClock.now - started).components
+        let duration = ContinuousClock.now - started
+        metrics?.recordRequest(route: route, status: response.status.code, duration: duration)
+        let elapsed = duration.components
         let microseconds = elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
         var metadata: Logger.Metadata = [
             "request.method": "\(request.method.rawValue)",

@@ -1,0 +1,46 @@
+import Metrics
+import Synchronization
+
+/// The metrics the API records (through swift-metrics; the app chooses the backend).
+/// Created once by the composition root; labels are small fixed sets — route templates,
+/// status codes and outcomes, never users, addresses or raw URIs.
+public final class APIMetrics: Sendable {
+    private let counters = Mutex<[String: Counter]>([:])
+    private let timers = Mutex<[String: Timer]>([:])
+
+    public init() {}
+
+    /// One request answered: `tokengate_requests_total{route,status}` and its duration.
+    func recordRequest(route: String, status: Int, duration: Duration) {
+        counter("tokengate_requests_total", [("route", route), ("status", String(status))]).increment()
+        let timer = timers.withLock { timers in
+            if let existing = timers[route] { return existing }
+            let created = Timer(label: "tokengate_request_duration_seconds", dimensions: [("route", route)])
+            timers[route] = created
+            return created
+        }
+        timer.record(duration: duration)
+    }
+
+    /// A login attempt's outcome (`success`, `invalid_credentials`, `too_many_attempts`, …).
+    func recordLogin(outcome: String) {
+        counter("tokengate_login_attempts_total", [("outcome", outcome)]).increment()
+        if outcome == "too_many_attempts" { counter("tokengate_throttled_total", []).increment() }
+    }
+
+    /// A refresh's outcome (`rotated`, `refresh_reused`, `refresh_invalid`, …).
+    func recordRefresh(outcome: String) {
+        counter("tokengate_refresh_total", [("outcome", outcome)]).increment()
+        if outcome == "refresh_reused" { counter("tokengate_refresh_reuse_detections_total", []).increment() }
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLock { counters in
+            if let existing = counters[key] { return existing }
+            let created = Counter(label: label, dimensions: dimensions)
+            counters[key] = created
+            return created
+        }
+    }
+}
