@@ -72,6 +72,14 @@ import TokenGateHTTP
         #expect((response.json["user"] as? [String: Any])?["username"] as? String == "alice")
     }
 
+    @Test(.disabled("bug: Username.canonical does not normalize Unicode; NFD and NFC spellings are different accounts"))
+    func decomposedUnicodeUsernameIsTheSameAccount() async throws {
+        let app = try await TestApp.make()
+        try await app.addUser("zo\u{EB}")
+        #expect(await app.send(credentials("zoe\u{308}")).status.code == 200)
+        await #expect(throws: TokenGateError.self) { try await app.addUser("ZOE\u{308}") }
+    }
+
     @Test func wrongPasswordAndUnknownUserAnswerIdentically() async throws {
         let app = try await TestApp.make()
         try await app.addUser("alice")

@@ -150,4 +150,22 @@ import TokenGateHTTP
         other.headers["X-Forwarded-For"] = "203.0.113.77"
         #expect(await app.send(other).status.code == 429)
     }
+
+    @Test(
+        .disabled("bug: LoginService checks the throttle, hashes, then records: concurrent failures all pass the check")
+    )
+    func concurrentFailuresCannotExceedTheUsernameLimit() async throws {
+        // Enough hashing capacity that the pool's own 503 does not hide the race.
+        let app = try await TestApp.make(["passwords.hashingThreads": "2", "passwords.maxQueued": "100"])
+        try await app.addUser("alice")
+        let codes = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<20 {
+                group.addTask { await attempt(app, "alice").status.code }
+            }
+            return await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        // Each 401 is a password guess that was checked; the contract allows five.
+        #expect(codes.filter { $0 == 401 }.count <= 5)
+        #expect(codes.allSatisfy { [401, 429, 503].contains($0) })
+    }
 }
