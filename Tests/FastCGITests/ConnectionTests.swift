@@ -16,6 +16,10 @@ import TokenGateHTTP
             endpoints: [
                 Endpoint(.get, "/boom") { _, _ in throw Explosion() },
                 Endpoint(.get, "/ok") { _, _ in .json(.ok, Array(#"{"ok":true}"#.utf8)) },
+                Endpoint(.get, "/empty") { _, _ in Response(status: .noContent) },
+                Endpoint(.get, "/big") { _, _ in
+                    Response(status: .ok, body: (0..<300_000).map { UInt8(truncatingIfNeeded: $0 % 251) })
+                },
             ],
             maxBodySize: 1024, logger: .silent)
         return try TestServer(responder: responder, workers: 2)
@@ -61,6 +65,30 @@ import TokenGateHTTP
         #expect(head.headers.filter { $0.name.lowercased() == "content-length" }.count == 1)
         // Nothing stray was written: the kept connection still carries the next request.
         #expect(try client.send(.nginx("GET", "/auth/after")).status == 200)
+    }
+
+    @Test func largeResponsesSpanManyRecords() throws {
+        let client = try Self.api.connect()
+        for _ in 0..<2 {
+            let response = try client.send(.nginx("GET", "/auth/big"))
+            #expect(response.status == 200)
+            #expect(response.body.count == 300_000)
+            #expect(response.body == (0..<300_000).map { UInt8(truncatingIfNeeded: $0 % 251) })
+            #expect(response.header("Content-Length") == "300000")
+        }
+    }
+
+    @Test func noContentHasNoContentLength() throws {
+        let response = try Self.api.connect().send(.nginx("GET", "/auth/empty"))
+        #expect(response.status == 204)
+        #expect(response.header("Content-Length") == nil)
+    }
+
+    @Test(.disabled("bug: Worker.serve sets Content-Length on every HEAD response, 204 included (RFC 9110 §8.6)"))
+    func headOfANoContentRouteHasNoContentLength() throws {
+        let response = try Self.api.connect().send(.nginx("HEAD", "/auth/empty"))
+        #expect(response.status == 204)
+        #expect(response.header("Content-Length") == nil)
     }
 
     @Test func handlerErrorBecomes500InternalErrorJSON() throws {

@@ -121,4 +121,48 @@ import TokenGateHTTP
         let twice = await verify(app, session.bearer.adding([("Authorization", "Bearer \(session.access)")]))
         #expect(twice.status.code == 401)
     }
+
+    @Test func keyRotationLogsNobodyOutAndNewTokensUseTheNewKey() async throws {
+        let app = try await TestApp.make()
+        try await app.addUser("alice")
+        let before = try await app.login("alice")
+        #expect(await verify(app, before.bearer).status.code == 204)
+        let old = try app.services.keyDirectory.load(now: app.clock.now)
+        app.clock.advance(by: 60)
+        let new = SigningKey.generate(now: app.clock.now)
+        try await app.services.keys.replace(with: old + [new])
+        #expect(await verify(app, before.bearer).status.code == 204)
+        let after = try await app.login("alice")
+        #expect(TokenForge.header(of: after.access)["kid"] as? String == new.kid)
+        #expect(await verify(app, after.bearer).status.code == 204)
+        let kids = (await app.send(.get("/.well-known/jwks.json")).json["keys"] as? [[String: Any]])?
+            .compactMap { $0["kid"] as? String }
+        #expect(Set(kids ?? []) == Set(old.map(\.kid) + [new.kid]))
+    }
+
+    @Test func tokenOfARemovedKeyIsRejectedEvenAfterItWasVerified() async throws {
+        let app = try await TestApp.make()
+        try await app.addUser("alice")
+        let session = try await app.login("alice")
+        // Verified (and possibly remembered) under the old key set.
+        #expect(await verify(app, session.bearer).status.code == 204)
+        #expect(await verify(app, session.bearer).status.code == 204)
+        try await app.services.keys.replace(with: [SigningKey.generate(now: app.clock.now)])
+        let response = await verify(app, session.bearer)
+        #expect(response.status.code == 401)
+        #expect(await app.send(.get("/me", headers: session.bearer)).status.code == 401)
+    }
+
+    @Test func cachedTokenStillExpiresAndIsStillRevoked() async throws {
+        let app = try await TestApp.make()
+        try await app.addUser("alice")
+        let expiring = try await app.login("alice")
+        let revoked = try await app.login("alice")
+        #expect(await verify(app, expiring.bearer).status.code == 204)
+        #expect(await verify(app, revoked.bearer).status.code == 204)
+        _ = await app.send(.post("/logout", headers: revoked.refreshCookie))
+        #expect(await verify(app, revoked.bearer).status.code == 401)
+        app.clock.advance(by: 930)
+        #expect(await verify(app, expiring.bearer).errorCode == "token_expired")
+    }
 }
