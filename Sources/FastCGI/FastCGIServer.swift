@@ -105,7 +105,9 @@ public final class FastCGIServer: Sendable {
 
     /// Stops accepting and lets in-flight requests finish; safe to call from any thread, more than once.
     public func stop() {
-        FCGX_ShutdownPending()
+        // Not FCGX_ShutdownPending(): that flag is process-wide and never reset, so a server
+        // started later in the same process would refuse every request. Shutting down the
+        // listening socket (in run()) is what wakes the workers blocked in accept.
         state.requestStop()
     }
 }

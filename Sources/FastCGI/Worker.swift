@@ -44,7 +44,9 @@ struct Worker: Sendable {
                 continue
             }
             _ = state.set(index, .busy)
-            if raw.pointee.ipcFd != keptFD { applyTimeouts(raw.pointee.ipcFd) }
+            // Always: libfcgi may have closed the kept connection and accepted a new one that
+            // got the same descriptor number, so "same fd" does not mean "same connection".
+            applyTimeouts(raw.pointee.ipcFd)
             serve(raw, executor: executor)
         }
         FCGX_Finish_r(raw)
@@ -57,7 +59,9 @@ struct Worker: Sendable {
         let responder = self.responder
         var response = executor.blockingAwait { await responder.respond(to: request) }
         if request.method == .head {
-            response.headers["Content-Length"] = String(response.body.count)
+            if response.status.code != 204 && response.status.code != 304 {
+                response.headers["Content-Length"] = String(response.body.count)
+            }
             response.body = []
         }
         let bytes = response.serialized()

@@ -48,7 +48,7 @@ public struct Request: Sendable {
     /// The media type of the body, lowercased and without parameters (`application/json`).
     public var mediaType: String? {
         guard let value = headers.first("Content-Type") else { return nil }
-        let type = value.split(separator: ";", maxSplits: 1).first ?? ""
+        let type = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let trimmed = type.trimmingASCIIWhitespace().lowercased()
         return trimmed.isEmpty ? nil : trimmed
     }

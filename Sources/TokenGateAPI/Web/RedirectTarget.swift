@@ -26,22 +26,26 @@ public struct RedirectTarget: Sendable {
     }
 
     private func isSafeRelative(_ value: String) -> Bool {
-        guard Self.hasSafeShape(value) else { return false }
-        // The same checks on the decoded form: `/%2F%2Fevil.example` or `/%5Cevil` are refused too.
+        // The raw form goes into the Location header: printable ASCII only.
+        guard Self.hasSafeShape(value), !value.utf8.contains(where: { $0 < 0x21 || $0 >= 0x7F }) else { return false }
+        // The same shape on the decoded form: `/%2F%2Fevil.example` or `/%5Cevil` are refused too.
+        // Decoded spaces and non-ASCII letters are fine (`/search?q=a%20b`, `/caf%C3%A9`).
         if value.contains("%") {
             guard let decoded = FormURLEncoding.percentDecode(value), Self.hasSafeShape(decoded) else { return false }
         }
         return true
     }
 
+    /// Starts with a single `/`, and has no backslash or control character anywhere.
     private static func hasSafeShape(_ value: String) -> Bool {
         let bytes = Array(value.utf8)
         guard bytes.first == UInt8(ascii: "/") else { return false }
         if bytes.count > 1, bytes[1] == UInt8(ascii: "/") || bytes[1] == UInt8(ascii: "\\") { return false }
-        return !bytes.contains { $0 < 0x21 || $0 >= 0x7F || $0 == UInt8(ascii: "\\") }
+        return !bytes.contains { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\\") }
     }
 
     private func isAllowedAbsolute(_ value: String) -> Bool {
+        guard !value.utf8.contains(where: { $0 < 0x21 || $0 >= 0x7F }) else { return false }
         guard let schemeEnd = value.range(of: "://") else { return false }
         let afterScheme = value[schemeEnd.upperBound...]
         let pathStart = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex

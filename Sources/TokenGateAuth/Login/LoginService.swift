@@ -45,26 +45,32 @@ public struct LoginService: Sendable {
             throw TokenGateError.invalidRequest("The password is too long.")
         }
         do {
-            try await throttle.check(username: username, address: clientAddress, at: now)
+            try await throttle.beginAttempt(username: username, address: clientAddress, at: now)
         } catch let error as TokenGateError where error.code == .tooManyAttempts {
             await audit.record(AuditEvent(kind: "login.throttled", at: now, username: username, clientAddress: clientAddress))
             throw error
         }
-        let user = try await users.user(username: username)
+        let user: User?
         let isValid: Bool
-        if let user {
-            isValid = try await hasher.verify(password, against: user.passwordHash)
-        } else {
-            try await hasher.verifyDummy(password)
-            isValid = false
+        do {
+            user = try await users.user(username: username)
+            if let user {
+                isValid = try await hasher.verify(password, against: user.passwordHash)
+            } else {
+                try await hasher.verifyDummy(password)
+                isValid = false
+            }
+        } catch {
+            // Hashing saturated or the store failed: this attempt proves nothing either way.
+            try? await throttle.cancelAttempt(username: username, address: clientAddress)
+            throw error
         }
         guard let user, isValid else {
-            try await throttle.recordFailure(username: username, address: clientAddress, at: now)
             await audit.record(
                 AuditEvent(kind: "login.failed", at: now, userID: user?.id, username: username, clientAddress: clientAddress))
             throw TokenGateError.invalidCredentials()
         }
-        try await throttle.recordSuccess(username: username)
+        try await throttle.recordSuccess(username: username, address: clientAddress)
         guard !user.isDisabled else {
             await audit.record(
                 AuditEvent(kind: "login.disabled", at: now, userID: user.id, username: username, clientAddress: clientAddress))

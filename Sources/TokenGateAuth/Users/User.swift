@@ -36,9 +36,10 @@ public enum Username {
     /// The longest accepted username, in characters.
     public static let maxLength = 64
 
-    /// Lowercases and trims a username. Returns `nil` for empty, too long, or control characters.
+    /// Normalises (NFC), lowercases and trims a username. Returns `nil` for empty, too long, or control characters.
     public static func canonical(_ raw: String) -> String? {
-        let trimmed = raw.trimmingCharacters(in: .whitespaces).lowercased()
+        // NFC first: "é" typed as one code point or as "e" + combining accent is one account.
+        let trimmed = raw.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespaces).lowercased()
         guard !trimmed.isEmpty, trimmed.count <= maxLength,
             !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else { return nil }
