@@ -58,9 +58,7 @@ import TokenGateHTTP
         reportChildOutput(result)
     }
 
-    @Test(
-        .disabled(
-            "bug: FastCGIServer.stop() calls FCGX_ShutdownPending(), a process-wide libfcgi flag that is never reset"))
+    @Test
     func serverStartedAfterAnotherWasStoppedAcceptsRequests() async {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let first = try TestServer(responder: EchoResponder())

@@ -72,7 +72,7 @@ import TokenGateHTTP
         #expect((response.json["user"] as? [String: Any])?["username"] as? String == "alice")
     }
 
-    @Test(.disabled("bug: Username.canonical does not normalize Unicode; NFD and NFC spellings are different accounts"))
+    @Test
     func decomposedUnicodeUsernameIsTheSameAccount() async throws {
         let app = try await TestApp.make()
         try await app.addUser("zo\u{EB}")

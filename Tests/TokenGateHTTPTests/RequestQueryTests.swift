@@ -77,7 +77,7 @@ import TokenGateHTTP
         #expect(mediaType(value) == nil)
     }
 
-    @Test(.disabled("bug: Request.mediaType splits with omittingEmptySubsequences, so the parameters become the type"))
+    @Test
     func parametersWithoutATypeAreNoType() {
         #expect(mediaType("; charset=utf-8") == nil)
         #expect(mediaType(";application/json") == nil)

@@ -75,23 +75,31 @@ final class FastCGIClient {
         fd = -1
     }
 
-    /// Sends one request and reads its STDOUT until END_REQUEST.
+    /// Sends one request and reads its STDOUT until END_REQUEST. Like nginx, the records of a
+    /// request go out in one write.
     func send(_ request: FastCGIRequest) throws -> FastCGIResponse {
         let id = nextRequestID
         nextRequestID &+= 1
-        try write(record(.beginRequest, id: id, content: [0, 1, request.keepConnection ? 1 : 0, 0, 0, 0, 0, 0]))
+        var bytes = record(.beginRequest, id: id, content: [0, 1, request.keepConnection ? 1 : 0, 0, 0, 0, 0, 0])
         let params = Self.encodeParams(request.params)
         for chunk in Self.chunks(params, size: request.paramsChunkSize) {
-            try write(record(.params, id: id, content: chunk))
+            bytes += record(.params, id: id, content: chunk)
         }
-        try write(record(.params, id: id, content: []))
+        bytes += record(.params, id: id, content: [])
         for chunk in Self.chunks(request.body, size: request.stdinChunkSize) {
-            try write(record(.stdin, id: id, content: chunk))
+            bytes += record(.stdin, id: id, content: chunk)
         }
         if request.sendsEndOfStdin {
-            try write(record(.stdin, id: id, content: []))
+            bytes += record(.stdin, id: id, content: [])
         }
+        try write(bytes)
         return try readResponse(id: id)
+    }
+
+    /// Sends the empty STDIN record that ends the body of the previous request, for requests
+    /// sent with `sendsEndOfStdin` off.
+    func sendEndOfStdin() throws {
+        try write(record(.stdin, id: nextRequestID &- 1, content: []))
     }
 
     /// Whether the server closed the connection: the next read returns end-of-file

@@ -6,15 +6,17 @@ import TokenGateHTTP
     import Glibc
 #endif
 
-/// Servers shared by the tests of one suite and never stopped in this process.
+/// Servers shared by the tests of one suite and never stopped in this process (their socket
+/// files are removed at exit): one small worker pool per suite instead of one per test.
 ///
-/// `FastCGIServer.stop()` calls `FCGX_ShutdownPending()`, which sets a process-wide libfcgi flag
-/// that is never cleared: after any stop, no server in the process can accept again. So the
-/// in-process tests keep their servers running until the test process exits (their socket files
-/// are removed at exit), and every test that stops a server runs in an exit test (a child process).
+/// Tests that stop a server run in an exit test (a child process), so a stop that fails to
+/// drain cannot wedge the test process, and each starts from libfcgi's initial global state
+/// (until 80c0b07, `stop()` set libfcgi's process-wide shutdown flag, which broke every later
+/// server in the process; `serverStartedAfterAnotherWasStoppedAcceptsRequests` guards that).
 enum SharedServers {
-    /// Echoes requests; 4 workers, 1 KiB body limit, base path `/auth`.
-    static let echo: TestServer = start { try TestServer(responder: EchoResponder(), workers: 4) }
+    /// Echoes requests; 1 KiB body limit, base path `/auth`; enough workers for the suites that
+    /// share it to keep connections alive at the same time.
+    static let echo: TestServer = start { try TestServer(responder: EchoResponder(), workers: 8) }
 
     /// Starts a server and registers its socket file for removal when the process exits.
     static func start(_ make: () throws -> TestServer) -> TestServer {
