@@ -84,7 +84,8 @@ public final class FastCGIServer: Sendable {
         for index in 0..<configuration.workers {
             let worker = Worker(
                 index: index, listenFD: listener.fd, reader: reader, responder: responder, state: state,
-                idleTimeout: configuration.idleTimeout, logger: logger)
+                idleTimeout: configuration.idleTimeout, keepAliveReserve: max(1, configuration.workers / 4),
+                logger: logger)
             let thread = Thread { worker.run() }
             thread.name = "tokengate-worker-\(index)"
             thread.stackSize = 1 << 20

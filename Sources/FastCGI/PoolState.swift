@@ -60,6 +60,17 @@ final class PoolState: @unchecked Sendable {
         return true
     }
 
+    /// Whether a worker may keep its connection open after a response. A worker on a kept-alive
+    /// connection serves nobody else until nginx reuses or closes it, so it keeps the
+    /// connection only while at least `reserve` other workers wait in `accept` — new
+    /// connections (every auth_request subrequest opens one) never queue behind idle ones.
+    func mayKeepAlive(reserve: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        let accepting = activities.count { if case .idle(let fd) = $0, fd < 0 { true } else { false } }
+        return accepting >= reserve
+    }
+
     /// Wakes workers that wait on an idle kept-alive connection; busy ones finish first.
     func closeIdleConnections() {
         condition.lock()

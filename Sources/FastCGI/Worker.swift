@@ -15,6 +15,8 @@ struct Worker: Sendable {
     let responder: any Responder
     let state: PoolState
     let idleTimeout: Duration
+    /// Workers that must stay free to accept before this one may keep a connection open.
+    let keepAliveReserve: Int
     let logger: Logger
 
     /// The worker loop; returns when the pool stops.
@@ -34,6 +36,12 @@ struct Worker: Sendable {
                 status = FCGX_Accept_r(raw)
                 state.acceptLock.unlock()
             } else {
+                // A worker waiting on a kept-alive connection serves nobody else. While too few
+                // workers wait in accept, wait only briefly: an idle connection is then closed
+                // (nginx drops it from its cache) and this worker goes back to accepting, so new
+                // connections — every auth_request opens one — never queue behind idle ones.
+                let crowded = !state.mayKeepAlive(reserve: keepAliveReserve)
+                setReceiveTimeout(keptFD, crowded ? Self.crowdedIdleTimeout : idleTimeout)
                 // Reading the next request of a kept connection must not hold the accept lock.
                 status = FCGX_Accept_r(raw)
             }
@@ -79,13 +87,24 @@ struct Worker: Sendable {
         }
     }
 
+    /// How long a kept connection may stay idle while the pool is short of accepting workers.
+    static let crowdedIdleTimeout: Duration = .milliseconds(50)
+
     /// Bounds how long an idle kept-alive connection (or a stalled peer) can pin this worker.
     private func applyTimeouts(_ fd: Int32) {
         guard fd >= 0 else { return }
-        let seconds = idleTimeout.components.seconds
-        let micros = idleTimeout.components.attoseconds / 1_000_000_000_000
-        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(micros))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setReceiveTimeout(fd, idleTimeout)
+        var value = Self.timeval(idleTimeout)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    private func setReceiveTimeout(_ fd: Int32, _ duration: Duration) {
+        var value = Self.timeval(duration)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    private static func timeval(_ duration: Duration) -> timeval {
+        let micros = duration.components.attoseconds / 1_000_000_000_000
+        return Glibc.timeval(tv_sec: Int(duration.components.seconds), tv_usec: Int(micros))
     }
 }

@@ -146,7 +146,7 @@ WORKER_STARVATION = (
     [
         # keepalive 4 <= workers / 2: the sizing rule in deploy/nginx/tokengate-upstream.conf holds.
         pytest.param(8, id="8-workers"),
-        pytest.param(4, id="4-workers", marks=pytest.mark.xfail(strict=True, reason=WORKER_STARVATION)),
+        pytest.param(4, id="4-workers"),
     ],
 )
 def test_200_concurrent_client_connections(make_stack, workers):
