@@ -104,8 +104,9 @@ final class FastCGIClient {
 
     /// Whether the server closed the connection: the next read returns end-of-file
     /// (as opposed to blocking until `within` seconds pass).
-    func isClosedByServer(within seconds: Int = 2) -> Bool {
-        var limit = timeval(tv_sec: seconds, tv_usec: 0)
+    func isClosedByServer(within seconds: Double = 2) -> Bool {
+        let whole = Int(seconds)
+        var limit = timeval(tv_sec: whole, tv_usec: Int((seconds - Double(whole)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var byte: UInt8 = 0
         let count = recv(fd, &byte, 1, 0)
