@@ -150,6 +150,7 @@ import TokenGateHTTP
         // lowest free numbers as it would in its own process.
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let server = try TestServer(responder: EchoResponder(), workers: 1, idleTimeout: .milliseconds(300))
+            SharedServers.register(server.socketPath)
             let first = try FastCGIClient(unixPath: server.socketPath, minimumDescriptor: 500)
             childCheck(try first.send(.nginx("GET", "/auth/me")).status == 200, "first request failed")
             childCheck(first.isClosedByServer(within: 3), "the first connection was never closed for idleness")

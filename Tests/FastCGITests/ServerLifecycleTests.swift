@@ -15,6 +15,7 @@ import TokenGateHTTP
     @Test func stopMakesRunReturnTrueAndRemovesTheSocketFile() async {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let server = try TestServer(responder: EchoResponder())
+            SharedServers.register(server.socketPath)
             let client = try server.connect()
             childCheck(try client.send(.nginx("GET", "/auth/me")).status == 200, "request before stop failed")
             childCheck(FileManager.default.fileExists(atPath: server.socketPath), "socket file missing while running")
@@ -29,6 +30,7 @@ import TokenGateHTTP
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let gate = SlowResponder()
             let server = try TestServer(responder: gate, workers: 2)
+            SharedServers.register(server.socketPath)
             let idle = try server.connect()
             childCheck(try idle.send(.nginx("GET", "/auth/fast")).status == 200, "warm-up request failed")
             let status = Mutex<Int?>(nil)
@@ -62,8 +64,10 @@ import TokenGateHTTP
     func serverStartedAfterAnotherWasStoppedAcceptsRequests() async {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let first = try TestServer(responder: EchoResponder())
+            SharedServers.register(first.socketPath)
             childCheck(first.stop() == true, "first server did not stop cleanly")
             let second = try TestServer(responder: EchoResponder())
+            SharedServers.register(second.socketPath)
             let client = try FastCGIClient(unixPath: second.socketPath, timeout: 2)
             let response = try? client.send(.nginx("GET", "/auth/me"))
             childCheck(response?.status == 200, "a server started after a stop() never answers")
