@@ -65,6 +65,7 @@ public final class FastCGIServer: Sendable {
         self.responder = responder
         self.logger = logger
         self.listener = try Listener(address: configuration.address, backlog: configuration.backlog)
+        Self.installWakeSignal()
         self.state = PoolState(workers: configuration.workers)
     }
 
@@ -92,16 +93,39 @@ public final class FastCGIServer: Sendable {
             thread.start()
         }
         state.waitForStopRequest()
-        listener.wakeAcceptors()
+        if case .inherited = configuration.address {
+            // The socket belongs to systemd or spawn-fcgi and must outlive this process (queued
+            // connections wait there for the next one), so it is not shut down. libfcgi's
+            // process-wide shutdown flag is fine here: an inherited socket is served once.
+            FCGX_ShutdownPending()
+            state.interruptAcceptors(timeout: configuration.drainTimeout)
+        } else {
+            listener.wakeAcceptors()
+        }
         state.closeIdleConnections()
         let drained = state.waitForWorkers(timeout: configuration.drainTimeout)
         listener.close()
+        if state.hasFailed {
+            logger.critical("stopped because the listening socket failed")
+            return false
+        }
         if drained {
             logger.info("stopped", metadata: ["fastcgi.address": "\(configuration.address)"])
         } else {
             logger.warning("stopped with requests still in flight after the drain timeout")
         }
         return drained
+    }
+
+    /// SIGUSR1 interrupts a worker blocked in `accept` (no SA_RESTART, so `accept` fails with
+    /// EINTR and libfcgi, with FCGI_FAIL_ACCEPT_ON_INTR, returns). It replaces libfcgi's own
+    /// SIGUSR1 handler, which would set the process-wide shutdown flag.
+    private static func installWakeSignal() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGUSR1, &action, nil)
     }
 
     /// Stops accepting and lets in-flight requests finish; safe to call from any thread, more than once.

@@ -18,6 +18,8 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
             return path.hasPrefix("/") ? .unix(path: path, mode: mode) : nil
         }
         if string.hasPrefix("/") { return .unix(path: string, mode: mode) }
+        // Only fd 0 can be inherited (spawn-fcgi and systemd's StandardInput=socket use it).
+        if string.hasPrefix("fd:") { return nil }
         guard let colon = string.lastIndex(of: ":") else { return nil }
         var host = String(string[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

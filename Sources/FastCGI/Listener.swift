@@ -34,6 +34,8 @@ final class Listener: Sendable {
 
     /// Closes the socket and removes its file if it is still ours.
     func close() {
+        // An inherited socket stays open for the process that handed it over (systemd keeps it).
+        if case .inherited = address { return }
         _ = Glibc.close(fd)
         if case .unix(let path, _) = address, let inode = socketInode {
             var info = stat()

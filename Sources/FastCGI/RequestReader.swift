@@ -15,7 +15,8 @@ struct RequestReader: Sendable {
         let params = Self.params(raw.pointee.envp)
         var headers = Headers()
         for (name, value) in params {
-            if name.hasPrefix("HTTP_") {
+            // nginx also sends Content-Length/Type as HTTP_*; the CGI params below are authoritative.
+            if name.hasPrefix("HTTP_"), name != "HTTP_CONTENT_LENGTH", name != "HTTP_CONTENT_TYPE" {
                 headers.add(Self.headerName(fromParam: name), value)
             }
         }
@@ -43,6 +44,20 @@ struct RequestReader: Sendable {
             }
         }
         return request
+    }
+
+    /// Reads the rest of a stream until its end. Returns `false` if more than `limit` bytes were
+    /// left (the caller then closes the connection instead of keeping it).
+    static func drain(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit: Int) -> Bool {
+        guard let stream else { return true }
+        var scratch = [CChar](repeating: 0, count: 4096)
+        var total = 0
+        while total <= limit {
+            let count = scratch.withUnsafeMutableBufferPointer { FCGX_GetStr($0.baseAddress!, Int32($0.count), stream) }
+            if count <= 0 { return true }
+            total += Int(count)
+        }
+        return false
     }
 
     /// `DOCUMENT_URI` relative to the base path, or `nil` when it lies outside it.

@@ -24,12 +24,20 @@ struct Worker: Sendable {
         let raw = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { raw.deallocate() }
         FCGX_InitRequest(raw, listenFD, FCGI_FAIL_ACCEPT_ON_INTR)
+        // Threads started from Dispatch inherit a mask that blocks every signal; the stop path
+        // interrupts `accept` with SIGUSR1, so this thread must receive it.
+        var wake = sigset_t()
+        sigemptyset(&wake)
+        sigaddset(&wake, SIGUSR1)
+        pthread_sigmask(SIG_UNBLOCK, &wake, nil)
+        state.register(index, thread: pthread_self())
         let executor = WorkerExecutor()
         while true {
             // Finish the previous request first so we know whether its connection is kept alive.
             FCGX_Finish_r(raw)
             let keptFD = raw.pointee.ipcFd
-            guard state.set(index, .idle(fd: keptFD)) else { break }
+            let inode = keptFD >= 0 ? PoolState.inode(of: keptFD) : 0
+            guard state.set(index, .idle(fd: keptFD, inode: inode)) else { break }
             let status: Int32
             if keptFD < 0 {
                 state.acceptLock.lock()
@@ -47,7 +55,14 @@ struct Worker: Sendable {
             }
             guard status >= 0 else {
                 if state.isStopping { break }
-                logger.error("accept failed", metadata: ["error.errno": "\(-status)"])
+                let code = -status
+                if code == EINVAL || code == EBADF || code == ENOTSOCK {
+                    // The listening socket is gone or no longer listening: retrying cannot help.
+                    logger.critical("accept failed permanently", metadata: ["error.errno": "\(code)"])
+                    state.fail()
+                    break
+                }
+                logger.error("accept failed", metadata: ["error.errno": "\(code)"])
                 usleep(10_000)
                 continue
             }
@@ -81,8 +96,14 @@ struct Worker: Sendable {
         if written < 0 {
             logger.debug("client went away before the response was written")
         }
-        // An unread body would be taken for the next request's records: close instead of keeping alive.
-        if request.isBodyTooLarge {
+        // Close stdout and stderr now: libfcgi writes END_REQUEST, so the client has the whole
+        // response before the drain below waits for anything.
+        FCGX_FClose(raw.pointee.err)
+        FCGX_FClose(raw.pointee.out)
+        // The rest of stdin (its closing empty record, or bytes beyond CONTENT_LENGTH) would be
+        // read as the next request's first record on a kept connection: consume it — after the
+        // response, so the client is not kept waiting — or close when there is too much of it.
+        if request.isBodyTooLarge || !RequestReader.drain(raw.pointee.in, limit: 64 * 1024) {
             raw.pointee.keepConnection = 0
         }
     }

@@ -21,13 +21,16 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     private var routes: [String: [(method: Method, handler: Handler)]] = [:]
+    private var getOnly: Set<String> = []
 
     /// Creates an empty router.
     public init() {}
 
-    /// Adds a route. A `GET` route also answers `HEAD`.
-    public mutating func add(_ method: Method, _ path: String, handler: Handler) {
+    /// Adds a route. A `GET` route also answers `HEAD` unless `answersHead` is false (a GET with
+    /// side effects, such as a navigation refresh, must not run for a HEAD probe).
+    public mutating func add(_ method: Method, _ path: String, answersHead: Bool = true, handler: Handler) {
         routes[path, default: []].append((method: method, handler: handler))
+        if method == .get && !answersHead { getOnly.insert(path) }
     }
 
     /// Finds the handler for `method` and `path`.
@@ -36,11 +39,11 @@ public struct Router<Handler: Sendable>: Sendable {
         if let match = candidates.first(where: { $0.method == method }) {
             return .found(match.handler)
         }
-        if method == .head, let match = candidates.first(where: { $0.method == .get }) {
+        if method == .head, !getOnly.contains(path), let match = candidates.first(where: { $0.method == .get }) {
             return .found(match.handler)
         }
         var allowed = candidates.map(\.method)
-        if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
+        if allowed.contains(.get) && !allowed.contains(.head) && !getOnly.contains(path) { allowed.append(.head) }
         return .methodNotAllowed(allowed: allowed)
     }
 

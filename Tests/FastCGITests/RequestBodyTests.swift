@@ -78,10 +78,7 @@ import Testing
         }
     }
 
-    @Test(
-        .disabled(
-            "bug: RequestReader stops at CONTENT_LENGTH and never reads the empty STDIN record that ends the body"),
-        arguments: [100, 0])
+    @Test(arguments: [100, 0])
     func endOfStdinArrivingAfterTheBodyKeepsTheConnectionUsable(length: Int) throws {
         // nginx sends the closing empty STDIN record after the body; over TCP, or with
         // `fastcgi_request_buffering off`, it can arrive after the server has read the body.

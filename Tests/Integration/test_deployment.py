@@ -561,11 +561,6 @@ def test_tokengate_runs_in_the_service_sandbox():
 
 # --- socket activation and spawn-fcgi: the listening socket on standard input ------------------
 
-@pytest.mark.xfail(strict=True, raises=ConnectionRefusedError, reason=(
-    "tokengate bug: on SIGTERM, Listener.wakeAcceptors() calls shutdown(SHUT_RDWR) on the listening "
-    "socket, also when it was inherited (fd:0). systemd keeps that socket open across service "
-    "restarts, so the next tokengate inherits a dead socket: connect() is refused and every worker "
-    "logs `accept failed error.errno=22` every 10 ms. Sources/FastCGI/Listener.swift"))
 def test_socket_activation_survives_a_service_restart(tmp_path):
     """systemd keeps tokengate.socket's listening socket and passes the same one to every start."""
     binary = require_binary()
@@ -961,11 +956,6 @@ def test_site_large_token_reaches_tokengate(site):
              message="tokengate to log the /verify request")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "deploy/nginx snippets: @tokengate_unauthorized and @tokengate_forbidden (tokengate-verify.conf) "
-    "and @tokengate_rate_limited (tokengate-locations.conf) have add_header of their own, so nginx "
-    "drops every server-level add_header there: the gate's 401/303/403 lack HSTS, nosniff and "
-    "Referrer-Policy"))
 @pytest.mark.skipif(not user_cli_available(), reason="`tokengate user add` does not exist yet")
 def test_site_headers_on_gate_refusals(site):
     anonymous = site.new_session()

@@ -26,7 +26,8 @@ public struct RefreshEndpoint: Sendable {
     public var endpoints: [Endpoint] {
         [
             Endpoint(.post, "/refresh") { request, context in try await post(request, context) },
-            Endpoint(.get, "/refresh") { request, context in await navigate(request, context) },
+            // A HEAD probe (link checkers, prefetchers) must not rotate anyone's refresh token.
+            Endpoint(.get, "/refresh", answersHead: false) { request, context in await navigate(request, context) },
         ]
     }
 

@@ -19,7 +19,7 @@ public struct APIResponder: Responder {
     public init(endpoints: [Endpoint], maxBodySize: Int, logger: Logger, metrics: APIMetrics? = nil) {
         var router = Router<Endpoint>()
         for endpoint in endpoints {
-            router.add(endpoint.method, endpoint.path, handler: endpoint)
+            router.add(endpoint.method, endpoint.path, answersHead: endpoint.answersHead, handler: endpoint)
         }
         self.router = router
         self.maxBodySize = maxBodySize

@@ -7,10 +7,13 @@ public struct Endpoint: Sendable {
     public let method: Method
     public let path: String
     public let handler: Handler
+    /// Whether a GET endpoint also answers HEAD (false for GETs with side effects).
+    public let answersHead: Bool
 
-    public init(_ method: Method, _ path: String, handler: @escaping Handler) {
+    public init(_ method: Method, _ path: String, answersHead: Bool = true, handler: @escaping Handler) {
         self.method = method
         self.path = path
+        self.answersHead = answersHead
         self.handler = handler
     }
 }
