@@ -16,7 +16,10 @@ import Synchronization
 /// app.run()
 /// ```
 public final class TokenGateApplication: Sendable {
-    public let services: TokenGateServices
+    private let current: Mutex<TokenGateServices>
+    private let responder: SwappableResponder
+    private let apiMetrics: APIMetrics
+    private let exposition: @Sendable () -> [UInt8]
     private let logger: Logger
     private let server: FastCGIServer
     private let sync: Task<Void, Never>
@@ -30,7 +33,7 @@ public final class TokenGateApplication: Sendable {
     /// - Throws: `ConfigurationError`, `ListenerError`, `KeyFileError` or `TokenGateError`.
     public init(configuration: TokenGateConfiguration, logger: Logger) async throws {
         let services = try await TokenGateServices(configuration: configuration, logger: logger)
-        self.services = services
+        self.current = Mutex(services)
         self.logger = logger
         let revocationSync = RevocationSync(
             store: services.sessionStore, revocations: services.revocations, clock: services.clock,
@@ -47,14 +50,28 @@ public final class TokenGateApplication: Sendable {
                 server: serverReference.server, configuredWorkers: configuration.fastCGI.workers,
                 hashing: services.hashingPool, revocations: services.revocations)
         }
-        let responder = APIResponder(
-            endpoints: Self.endpoints(services, metrics: apiMetrics) + [MetricsEndpoint(exposition: exposition).endpoint],
-            maxBodySize: configuration.fastCGI.maxBodySize, logger: Logger(label: "tokengate.api"), metrics: apiMetrics)
+        self.apiMetrics = apiMetrics
+        self.exposition = exposition
+        let responder = SwappableResponder(Self.responder(services, metrics: apiMetrics, exposition: exposition))
+        self.responder = responder
         server = try FastCGIServer(
             configuration: configuration.fastCGI, responder: responder, logger: Logger(label: "tokengate.fastcgi"))
         serverReference.server = server
         sync = Task { await revocationSync.run() }
         logger.info("signing key", metadata: ["key.kid": "\(services.keys.signingKid ?? "none")"])
+    }
+
+    /// The services built from the configuration currently in force.
+    public var services: TokenGateServices { current.withLock { $0 } }
+
+    /// The application's responder for `services`.
+    static func responder(
+        _ services: TokenGateServices, metrics: APIMetrics, exposition: @escaping @Sendable () -> [UInt8]
+    ) -> APIResponder {
+        APIResponder(
+            endpoints: endpoints(services, metrics: metrics) + [MetricsEndpoint(exposition: exposition).endpoint],
+            maxBodySize: services.configuration.fastCGI.maxBodySize, logger: Logger(label: "tokengate.api"),
+            metrics: metrics)
     }
 
     /// The route table.
@@ -92,18 +109,53 @@ public final class TokenGateApplication: Sendable {
         server.stop()
     }
 
-    /// Reloads the signing keys (SIGHUP). Settings that need a new socket need a restart.
-    public func reload() {
-        let services = self.services
+    /// SIGHUP: reloads the signing keys and every setting that needs no new socket or threads.
+    /// In-flight requests finish on the previous settings; the next ones use the new ones. A
+    /// configuration error keeps everything as it was. Changed restart-only keys are logged.
+    /// - Parameter load: reads the configuration again (file, environment, flags).
+    public func reload(loading load: @escaping @Sendable () throws -> TokenGateConfiguration) {
         let logger = self.logger
         Task {
             do {
-                try await services.keys.replace(with: services.keyDirectory.load(now: services.clock.now))
-                logger.info("keys reloaded", metadata: ["key.kid": "\(services.keys.signingKid ?? "none")"])
+                let old = services
+                let configuration = try load()
+                let needRestart = ConfigurationKey.all.filter {
+                    $0.needsRestart && old.configuration.values[$0.name] != configuration.values[$0.name]
+                }.map(\.name)
+                if !needRestart.isEmpty {
+                    logger.warning(
+                        "changed settings take effect after a restart",
+                        metadata: ["config.keys": "\(needRestart.joined(separator: " "))"])
+                }
+                try await old.keys.replace(with: old.keyDirectory.load(now: old.clock.now))
+                let services = try TokenGateServices(configuration: configuration, resources: old.resources, clock: old.clock)
+                responder.replace(Self.responder(services, metrics: apiMetrics, exposition: exposition))
+                current.withLock { $0 = services }
+                LineLogHandler.setLevel(configuration.logLevel)
+                logger.info(
+                    "configuration reloaded", metadata: ["key.kid": "\(services.keys.signingKid ?? "none")"])
             } catch {
-                logger.error("key reload failed; keeping the previous keys", metadata: ["error": "\(error)"])
+                logger.error("reload failed; keeping the previous configuration and keys", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// The responder the worker pool calls; swapped atomically on reload.
+final class SwappableResponder: Responder {
+    private let current: Mutex<APIResponder>
+
+    init(_ responder: APIResponder) {
+        current = Mutex(responder)
+    }
+
+    func replace(_ responder: APIResponder) {
+        current.withLock { $0 = responder }
+    }
+
+    func respond(to request: Request) async -> Response {
+        let responder = current.withLock { $0 }
+        return await responder.respond(to: request)
     }
 }
 

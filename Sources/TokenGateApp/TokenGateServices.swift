@@ -26,29 +26,55 @@ public struct TokenGateServices: Sendable {
     public let login: LoginService
     public let audit: AuditTrail
 
+    /// What outlives a configuration reload: the store, the hashing threads, the revocation list
+    /// and the keys. Everything else is rebuilt from the new configuration.
+    public struct Resources: Sendable {
+        let database: SQLiteDatabase
+        let hashingPool: HashingPool
+        let revocations: RevocationList
+        let keyDirectory: KeyDirectory
+        let keys: KeyRing
+    }
+
+    /// The shared resources of this instance (for `reconfigured(with:)`).
+    public let resources: Resources
+
     /// Opens (and migrates) the store, loads or creates the signing key, builds the services.
     /// - Throws: `TokenGateError` or `KeyFileError` with a message for the operator.
     public init(configuration: TokenGateConfiguration, logger: Logger, clock: any WallClock = SystemClock()) async throws {
-        self.configuration = configuration
-        self.clock = clock
         try FileManager.default.createDirectory(
             atPath: configuration.dataDirectory, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
-        database = try SQLiteDatabase(path: configuration.databasePath)
+        let keyDirectory = KeyDirectory(path: configuration.keyDirectory)
+        let resources = Resources(
+            database: try SQLiteDatabase(path: configuration.databasePath),
+            hashingPool: HashingPool(
+                threadCount: configuration.hashingThreads == 0 ? nil : configuration.hashingThreads,
+                maxQueued: configuration.hashingMaxQueued == 0 ? nil : configuration.hashingMaxQueued),
+            revocations: RevocationList(retention: TimeInterval(configuration.accessTTL + configuration.leeway)),
+            keyDirectory: keyDirectory,
+            keys: try await KeyRing(keys: keyDirectory.loadOrCreate(now: clock.now)))
+        try self.init(configuration: configuration, resources: resources, clock: clock)
+    }
+
+    /// The services for `configuration` on existing resources (SIGHUP: new settings, same store).
+    public init(configuration: TokenGateConfiguration, resources: Resources, clock: any WallClock = SystemClock()) throws {
+        self.configuration = configuration
+        self.clock = clock
+        self.resources = resources
+        database = resources.database
         userStore = SQLiteUserStore(database: database)
         sessionStore = SQLiteSessionStore(database: database)
         audit = AuditTrail(store: SQLiteAuditStore(database: database), logger: Logger(label: "tokengate.audit"))
-        hashingPool = HashingPool(
-            threadCount: configuration.hashingThreads == 0 ? nil : configuration.hashingThreads,
-            maxQueued: configuration.hashingMaxQueued == 0 ? nil : configuration.hashingMaxQueued)
+        hashingPool = resources.hashingPool
         hasher = try Argon2idPasswordHasher(
             parameters: Argon2Parameters(
                 memoryKiB: configuration.argon2MemoryKiB, iterations: configuration.argon2Iterations,
                 parallelism: configuration.argon2Parallelism),
             pool: hashingPool)
-        revocations = RevocationList(retention: TimeInterval(configuration.accessTTL + configuration.leeway))
-        keyDirectory = KeyDirectory(path: configuration.keyDirectory)
-        keys = try await KeyRing(keys: keyDirectory.loadOrCreate(now: clock.now))
+        revocations = resources.revocations
+        keyDirectory = resources.keyDirectory
+        keys = resources.keys
         tokens = AccessTokens(
             settings: TokenSettings(
                 issuer: configuration.issuer, audience: configuration.audience, accessTTL: configuration.accessTTL,

@@ -28,7 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
         var overrides: [String: String] = [:]
         if let listen { overrides["fastcgi.listen"] = listen }
         if let workers { overrides["fastcgi.workers"] = String(workers) }
-        let configuration = try options.load(overrides: overrides)
+        let flags = overrides
+        let options = self.options
+        let configuration = try options.load(overrides: flags)
         LoggingSystem.bootstrap { label in
             LineLogHandler(
                 label: label, format: LineLogHandler.Format(rawValue: configuration.logFormat) ?? .logfmt,
@@ -49,7 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("stopping", metadata: ["signal": "\(signal)"])
                 application.stop()
             case .reload:
-                application.reload()
+                application.reload { try options.load(overrides: flags) }
             }
         }
         let drained = await Task.detached { application.run() }.value

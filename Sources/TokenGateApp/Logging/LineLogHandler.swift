@@ -19,7 +19,19 @@ public struct LineLogHandler: LogHandler {
     }
 
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    private var configuredLevel: Logger.Level
+    private static let reloadedLevel = Mutex<Logger.Level?>(nil)
+
+    /// The level in force: the one set by the last reload, else the configured one.
+    public var logLevel: Logger.Level {
+        get { Self.reloadedLevel.withLock { $0 } ?? configuredLevel }
+        set { configuredLevel = newValue }
+    }
+
+    /// Changes the level of every handler at once (SIGHUP reload).
+    public static func setLevel(_ level: Logger.Level) {
+        reloadedLevel.withLock { $0 = level }
+    }
     private let label: String
     private let format: Format
     private static let output = Mutex<Void>(())
@@ -27,7 +39,7 @@ public struct LineLogHandler: LogHandler {
     public init(label: String, format: Format, level: Logger.Level) {
         self.label = label
         self.format = format
-        self.logLevel = level
+        self.configuredLevel = level
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
