@@ -41,6 +41,10 @@ struct RequestReader: Sendable {
                 request.isBodyTooLarge = true
             } else {
                 request.body = body
+                // Read the request to its end (the empty STDIN record, and anything a peer sent
+                // beyond CONTENT_LENGTH) before answering, as nginx expects: left unread, it would
+                // be taken for the next request's first record on a kept connection.
+                request.isBodyTooLarge = !Self.drain(raw.pointee.in, limit: 64 * 1024)
             }
         }
         return request
@@ -54,7 +58,8 @@ struct RequestReader: Sendable {
         var total = 0
         while total <= limit {
             let count = scratch.withUnsafeMutableBufferPointer { FCGX_GetStr($0.baseAddress!, Int32($0.count), stream) }
-            if count <= 0 { return true }
+            // 0 at the end of the stream; an error (such as the receive timeout) means "not drained".
+            if count <= 0 { return count == 0 && FCGX_GetError(stream) == 0 }
             total += Int(count)
         }
         return false

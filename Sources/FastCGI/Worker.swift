@@ -96,20 +96,14 @@ struct Worker: Sendable {
         if written < 0 {
             logger.debug("client went away before the response was written")
         }
-        // Close stdout and stderr now: libfcgi writes END_REQUEST, so the client has the whole
-        // response before the drain below waits for anything.
-        FCGX_FClose(raw.pointee.err)
-        FCGX_FClose(raw.pointee.out)
-        // The rest of stdin (its closing empty record, or bytes beyond CONTENT_LENGTH) would be
-        // read as the next request's first record on a kept connection: consume it — after the
-        // response, so the client is not kept waiting — or close when there is too much of it.
-        if request.isBodyTooLarge || !RequestReader.drain(raw.pointee.in, limit: 64 * 1024) {
+        // An unread body would be taken for the next request's records: close instead of keeping alive.
+        if request.isBodyTooLarge {
             raw.pointee.keepConnection = 0
         }
     }
 
     /// How long a kept connection may stay idle while the pool is short of accepting workers.
-    static let crowdedIdleTimeout: Duration = .milliseconds(50)
+    static let crowdedIdleTimeout: Duration = .milliseconds(250)
 
     /// Bounds how long an idle kept-alive connection (or a stalled peer) can pin this worker.
     private func applyTimeouts(_ fd: Int32) {

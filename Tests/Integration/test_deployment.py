@@ -543,7 +543,7 @@ def test_tokengate_runs_in_the_service_sandbox():
                     "HTTP_AUTHORIZATION": f"Bearer {token}", "AUTH_REQUIRE_ROLES": "admin"})
                 assert status == 204 and headers.get("x-auth-username") == "operator", (status, headers, body)
             process.send_signal(signal.SIGHUP)  # systemctl reload
-            wait_for(lambda: '"keys reloaded"' in log.read_text(), 15, message="tokengate to log `keys reloaded`")
+            wait_for(lambda: '"configuration reloaded"' in log.read_text(), 15, message="tokengate to log `configuration reloaded`")
             assert process.poll() is None, log.read_text()
             assert fastcgi_get(socket_path, "/auth/healthz")[0] == 200
             assert stop(process) == 0, log.read_text()[-3000:]

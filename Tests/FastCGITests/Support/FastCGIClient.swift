@@ -78,6 +78,11 @@ final class FastCGIClient {
     /// Sends one request and reads its STDOUT until END_REQUEST. Like nginx, the records of a
     /// request go out in one write.
     func send(_ request: FastCGIRequest) throws -> FastCGIResponse {
+        try receive(id: try post(request))
+    }
+
+    /// Writes one request without waiting for its response; returns its request id.
+    func post(_ request: FastCGIRequest) throws -> UInt16 {
         let id = nextRequestID
         nextRequestID &+= 1
         var bytes = record(.beginRequest, id: id, content: [0, 1, request.keepConnection ? 1 : 0, 0, 0, 0, 0, 0])
@@ -93,7 +98,12 @@ final class FastCGIClient {
             bytes += record(.stdin, id: id, content: [])
         }
         try write(bytes)
-        return try readResponse(id: id)
+        return id
+    }
+
+    /// Reads the response to request `id` (sent with `post`).
+    func receive(id: UInt16) throws -> FastCGIResponse {
+        try readResponse(id: id)
     }
 
     /// Sends the empty STDIN record that ends the body of the previous request, for requests
