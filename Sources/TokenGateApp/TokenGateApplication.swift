@@ -35,12 +35,12 @@ public final class TokenGateApplication: Sendable {
         let services = try await TokenGateServices(configuration: configuration, logger: logger)
         self.current = Mutex(services)
         self.logger = logger
+        let metrics = MetricsRegistry()
         let revocationSync = RevocationSync(
             store: services.sessionStore, revocations: services.revocations, clock: services.clock,
             retention: TimeInterval(configuration.accessTTL + configuration.leeway), interval: .seconds(1),
-            logger: Logger(label: "tokengate.revocation"))
+            logger: Logger(label: "tokengate.revocation"), reportActiveSessions: { metrics.setActiveSessions($0) })
         try await revocationSync.loadInitial()
-        let metrics = MetricsRegistry()
         let serverReference = ServerReference()
         self.metrics = metrics
         self.serverReference = serverReference

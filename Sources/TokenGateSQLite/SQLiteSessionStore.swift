@@ -59,6 +59,19 @@ public struct SQLiteSessionStore: SessionStore {
         }
     }
 
+    /// How many sessions are active at `now`.
+    public func activeSessionCount(now: Date) async throws -> Int {
+        try await database.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) FROM sessions
+                    WHERE revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?
+                    """,
+                arguments: [now.unixSeconds, now.unixSeconds]) ?? 0
+        }
+    }
+
     /// Ids of sessions revoked at or after `since`, oldest revocation first.
     public func revokedSessionIDs(since: Date) async throws -> [(id: String, revokedAt: Date)] {
         let rows = try await database.read { db in

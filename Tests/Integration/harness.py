@@ -323,6 +323,13 @@ class FastCGIConnection:
         self.sock.close()
 
 
+# --- what every stack of this session logged (scanned by test_zz_log_audit.py) -------------------
+
+#: Copies of every stopped stack's logs, and every password a test gave to `add_user`.
+LOG_ARCHIVE = Path(tempfile.mkdtemp(prefix="tokengate-logs-"))
+SEEN_PASSWORDS: set[str] = set()
+
+
 # --- the stack ---------------------------------------------------------------------------------
 
 @dataclass
@@ -566,9 +573,18 @@ class Stack:
             except subprocess.TimeoutExpired:
                 self.app_process.kill()
                 self.app_process.wait(timeout=10)
+        self._archive_logs()
         if problems:
             problems.append("tokengate log tail:\n" + self.log_tail())
         return problems
+
+    def _archive_logs(self) -> None:
+        """Keeps this stack's logs for the session-wide secret scan."""
+        target = LOG_ARCHIVE / f"{self.root.name}-{id(self)}"
+        target.mkdir(parents=True, exist_ok=True)
+        for log in (self.tokengate_log, self.root / "nginx-access.log", self.root / "nginx-error.log"):
+            if log.exists():
+                shutil.copy(log, target / log.name)
 
     # HTTP -----------------------------------------------------------------------------------
 
@@ -622,6 +638,7 @@ class Stack:
             args += ["--name", name]
         for role in roles:
             args += ["--role", role]
+        SEEN_PASSWORDS.add(password)
         result = self.cli(*args, "--password-stdin", input=password + "\n")
         assert result.returncode == 0, f"user add failed ({result.returncode}): {result.stderr}{result.stdout}"
 

@@ -12,12 +12,15 @@ final class MetricsRegistry: Sendable {
     private let hashingQueued: Prometheus.Gauge
     private let hashingBusy: Prometheus.Gauge
     private let revokedSessions: Prometheus.Gauge
+    private let activeSessions: Prometheus.Gauge
 
     init() {
         busyWorkers = Self.gauge(registry, "workers_busy", "FastCGI workers handling a request")
         workers = Self.gauge(registry, "workers", "FastCGI worker threads")
         hashingQueued = Self.gauge(registry, "hashing_queued", "Logins waiting for an Argon2id thread")
         hashingBusy = Self.gauge(registry, "hashing_busy", "Argon2id threads at work")
+        activeSessions = Self.gauge(
+            registry, "active_sessions", "Sessions not revoked or expired (sampled once a second)")
         revokedSessions = Self.gauge(registry, "revoked_sessions", "Revoked sessions held in memory by the gate")
     }
 
@@ -34,6 +37,11 @@ final class MetricsRegistry: Sendable {
             .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
         ]
         return factory
+    }
+
+    /// Records the active-session count measured by the revocation sync.
+    func setActiveSessions(_ count: Int) {
+        activeSessions.set(Double(count))
     }
 
     /// Samples the gauges and renders the text exposition format.

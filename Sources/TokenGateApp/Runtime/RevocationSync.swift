@@ -14,6 +14,8 @@ struct RevocationSync: Sendable {
     let retention: TimeInterval
     let interval: Duration
     let logger: Logger
+    /// Receives the number of active sessions after each poll (for the metrics gauge).
+    let reportActiveSessions: @Sendable (Int) -> Void
 
     /// Loads every revocation whose access tokens may still be alive.
     func loadInitial() async throws {
@@ -38,6 +40,7 @@ struct RevocationSync: Sendable {
                 }
                 revocations.prune(now: now)
                 since = now.addingTimeInterval(-5)
+                reportActiveSessions(try await store.activeSessionCount(now: now))
             } catch {
                 logger.warning("revocation poll failed", metadata: ["error": "\(error)"])
             }

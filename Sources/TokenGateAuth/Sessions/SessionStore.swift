@@ -20,6 +20,8 @@ public protocol SessionStore: Sendable {
     func session(id: String) async throws -> Session?
     /// Sessions, newest first: of one user, or all when `userID` is nil; only active ones unless `includeEnded`.
     func sessions(userID: String?, includeEnded: Bool, now: Date) async throws -> [Session]
+    /// How many sessions are active at `now` (not revoked, neither expiry passed).
+    func activeSessionCount(now: Date) async throws -> Int
     /// Ids of sessions revoked at or after `since` (to rebuild the in-memory revocation list at start).
     func revokedSessionIDs(since: Date) async throws -> [(id: String, revokedAt: Date)]
     /// Deletes sessions (and their tokens) that ended before `before`. Returns how many were deleted.
