@@ -119,8 +119,17 @@ class Stack:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of PID and its child processes (nginx's workers), in seconds."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid] + [int(p) for p in children.read_text().split()] if children.exists() else [pid]
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def run_wrk(url: str, duration: int, connections: int, headers: list[str], script: Path | None, pids: list[int]):
@@ -155,12 +164,23 @@ def refresh_chains(stack: Stack, threads: int, duration: float, password: str) -
     def chain(index: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
         body = json.dumps({"username": "bench", "password": password}).encode()
-        connection.request("POST", "/auth/login", body=body, headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        response.read()
-        cookie = next(v.split(";")[0] for k, v in response.getheaders()
-                      if k.lower() == "set-cookie" and v.startswith("__Secure-refresh="))
-        start_barrier.wait()
+        cookie = None
+        for _ in range(50):  # a login can meet a full hashing queue (503): wait and retry
+            connection.request("POST", "/auth/login", body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            cookie = next((v.split(";")[0] for k, v in response.getheaders()
+                           if k.lower() == "set-cookie" and v.startswith("__Secure-refresh=")), None)
+            if cookie:
+                break
+            time.sleep(0.2)
+        try:
+            start_barrier.wait(timeout=60)
+        except threading.BrokenBarrierError:
+            return
+        if cookie is None:
+            failures[index] += 1
+            return
         stop_at = time.time() + duration
         while time.time() < stop_at:
             began = time.perf_counter()
@@ -172,13 +192,13 @@ def refresh_chains(stack: Stack, threads: int, duration: float, password: str) -
                 failures[index] += 1
                 continue
             counts[index] += 1
-            cookie = next(v.split(";")[0] for k, v in response.getheaders()
-                          if k.lower() == "set-cookie" and v.startswith("__Secure-refresh="))
+            cookie = next((v.split(";")[0] for k, v in response.getheaders()
+                           if k.lower() == "set-cookie" and v.startswith("__Secure-refresh=")), cookie)
 
     workers = [threading.Thread(target=chain, args=(i,)) for i in range(threads)]
     for worker in workers:
         worker.start()
-    start_barrier.wait()
+    start_barrier.wait(timeout=60)
     began = time.time()
     for worker in workers:
         worker.join()
