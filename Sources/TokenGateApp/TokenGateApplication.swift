@@ -29,6 +29,11 @@ public final class TokenGateApplication: Sendable {
     /// The swift-metrics backend to bootstrap once per process (`MetricsSystem.bootstrap`).
     public var metricsFactory: any MetricsFactory { metrics.factory }
 
+    /// Creates the alerting counters at zero; call right after bootstrapping `metricsFactory`.
+    public func primeMetrics() {
+        apiMetrics.prime()
+    }
+
     /// Opens storage and keys and binds the listening socket.
     /// - Throws: `ConfigurationError`, `ListenerError`, `KeyFileError` or `TokenGateError`.
     public init(configuration: TokenGateConfiguration, logger: Logger) async throws {

@@ -45,6 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         MetricsSystem.bootstrap(application.metricsFactory)
+        application.primeMetrics()
         SignalWaiter.start { event in
             switch event {
             case .stop(let signal):

@@ -10,6 +10,13 @@ public final class APIMetrics: Sendable {
 
     public init() {}
 
+    /// Creates the alerting counters at zero, so that `increase()` sees their first event after a
+    /// start. Call once, after the metrics backend is bootstrapped.
+    public func prime() {
+        counter("tokengate_refresh_reuse_detections_total", []).increment(by: 0)
+        counter("tokengate_throttled_total", []).increment(by: 0)
+    }
+
     /// One request answered: `tokengate_requests_total{route,status}` and its duration.
     func recordRequest(route: String, status: Int, duration: Duration) {
         counter("tokengate_requests_total", [("route", route), ("status", String(status))]).increment()
