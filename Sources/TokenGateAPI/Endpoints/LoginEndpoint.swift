@@ -52,9 +52,7 @@ public struct LoginEndpoint: Sendable {
                         user: UserDTO(success.user)))
             }
             SessionCookies(settings: web).set(
-                on: &response, access: success.access.token, accessMaxAge: success.access.expiresIn,
-                refresh: success.refreshToken,
-                refreshMaxAge: Int(success.session.idleExpiresAt.timeIntervalSince(now).rounded(.down)))
+                on: &response, access: success.access, refresh: success.refreshToken, session: success.session, now: now)
             return response
         } catch let error as TokenGateError where isFormPost {
             context.outcome = error.code.rawValue

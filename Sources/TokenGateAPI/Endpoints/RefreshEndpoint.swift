@@ -36,7 +36,8 @@ public struct RefreshEndpoint: Sendable {
         let user: User
         let access: AccessTokens.Issued
         let refreshToken: String
-        let refreshMaxAge: Int
+        let session: Session
+        let now: Date
     }
 
     private func post(_ request: Request, _ context: RequestContext) async throws -> Response {
@@ -49,8 +50,8 @@ public struct RefreshEndpoint: Sendable {
                     accessToken: refreshed.access.token, expiresIn: refreshed.access.expiresIn,
                     user: UserDTO(refreshed.user)))
             cookies.set(
-                on: &response, access: refreshed.access.token, accessMaxAge: refreshed.access.expiresIn,
-                refresh: refreshed.refreshToken, refreshMaxAge: refreshed.refreshMaxAge)
+                on: &response, access: refreshed.access, refresh: refreshed.refreshToken, session: refreshed.session,
+                now: refreshed.now)
             return response
         } catch let error as TokenGateError where error.code.httpStatus == 401 {
             var response = ErrorRenderer.response(for: error)
@@ -68,8 +69,8 @@ public struct RefreshEndpoint: Sendable {
             var response = Response.redirect(to: target)
             response.headers["Cache-Control"] = "no-store"
             cookies.set(
-                on: &response, access: refreshed.access.token, accessMaxAge: refreshed.access.expiresIn,
-                refresh: refreshed.refreshToken, refreshMaxAge: refreshed.refreshMaxAge)
+                on: &response, access: refreshed.access, refresh: refreshed.refreshToken, session: refreshed.session,
+                now: refreshed.now)
             return response
         } catch {
             let code = (error as? TokenGateError)?.code.rawValue ?? TokenGateError.Code.internalError.rawValue
@@ -103,9 +104,7 @@ public struct RefreshEndpoint: Sendable {
             throw TokenGateError.refreshInvalid()
         }
         let access = try await tokens.issue(for: user, sessionID: rotation.session.id, at: now)
-        let idleEnd = min(now.addingTimeInterval(TimeInterval(sessions.policy.idleTTL)), rotation.session.absoluteExpiresAt)
         return Refreshed(
-            user: user, access: access, refreshToken: rotation.refreshToken,
-            refreshMaxAge: Int(idleEnd.timeIntervalSince(now).rounded(.down)))
+            user: user, access: access, refreshToken: rotation.refreshToken, session: rotation.session, now: now)
     }
 }

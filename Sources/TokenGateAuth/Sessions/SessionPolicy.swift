@@ -1,3 +1,5 @@
+public import Foundation
+
 /// How long sessions live and how forgiving rotation is.
 public struct SessionPolicy: Sendable, Equatable {
     /// A session not refreshed for this many seconds ends.
@@ -11,5 +13,10 @@ public struct SessionPolicy: Sendable, Equatable {
         self.idleTTL = idleTTL
         self.absoluteTTL = absoluteTTL
         self.reuseGrace = reuseGrace
+    }
+
+    /// When a session used at `now` goes idle: the idle timeout, never past the absolute end.
+    public func idleExpiry(from now: Date, absoluteExpiry: Date) -> Date {
+        min(now.addingTimeInterval(TimeInterval(idleTTL)), absoluteExpiry)
     }
 }

@@ -15,6 +15,7 @@ public struct SessionService: Sendable {
 
     /// The outcome of a successful refresh.
     public struct Rotation: Sendable {
+        /// The session as it stands after the rotation (last use and idle expiry renewed).
         public let session: Session
         public let refreshToken: String
         /// Whether this was a replay within the grace window (same successor returned).
@@ -45,7 +46,7 @@ public struct SessionService: Sendable {
         let absolute = now.addingTimeInterval(TimeInterval(policy.absoluteTTL))
         let session = Session(
             id: UUID().uuidString.lowercased(), userID: user.id, createdAt: now, lastUsedAt: now,
-            idleExpiresAt: min(now.addingTimeInterval(TimeInterval(policy.idleTTL)), absolute),
+            idleExpiresAt: policy.idleExpiry(from: now, absoluteExpiry: absolute),
             absoluteExpiresAt: absolute, clientAddress: String(clientAddress.prefix(64)),
             userAgent: String(userAgent.prefix(256)))
         try await store.transaction { tx in
@@ -66,7 +67,9 @@ public struct SessionService: Sendable {
                 let session = try tx.session(id: record.sessionID), session.isActive(at: now)
             else { throw TokenGateError.refreshInvalid() }
             guard record.spentAt != nil else {
-                return .rotated(session, try Self.spend(record, presented: presented, session: session, policy: policy, now: now, tx: tx))
+                let (renewed, successor) = try Self.spend(
+                    record, presented: presented, session: session, policy: policy, now: now, tx: tx)
+                return .rotated(renewed, successor)
             }
             if let successor = try Self.liveSuccessor(of: record, presented: presented, grace: policy.reuseGrace, now: now, tx: tx) {
                 return .replayed(session, successor)
@@ -94,19 +97,22 @@ public struct SessionService: Sendable {
     }
 
     /// Spends an unspent token, stores its successor and renews the idle expiry.
+    /// - Returns: the renewed session and the successor token.
     private static func spend(
         _ record: RefreshTokenRecord, presented: String, session: Session, policy: SessionPolicy, now: Date,
         tx: any SessionTransaction
-    ) throws -> String {
+    ) throws -> (Session, String) {
         let successor = RefreshToken.generate()
         let successorHash = RefreshToken.hash(successor)
         try tx.markSpent(
             hash: record.hash, at: now, successorHash: successorHash,
             sealedSuccessor: try RefreshToken.seal(successor, under: presented))
         try tx.insert(RefreshTokenRecord(hash: successorHash, sessionID: session.id, issuedAt: now))
-        let idle = min(now.addingTimeInterval(TimeInterval(policy.idleTTL)), session.absoluteExpiresAt)
-        try tx.touch(sessionID: session.id, lastUsedAt: now, idleExpiresAt: idle)
-        return successor
+        var renewed = session
+        renewed.lastUsedAt = now
+        renewed.idleExpiresAt = policy.idleExpiry(from: now, absoluteExpiry: session.absoluteExpiresAt)
+        try tx.touch(sessionID: session.id, lastUsedAt: now, idleExpiresAt: renewed.idleExpiresAt)
+        return (renewed, successor)
     }
 
     /// Follows successors from a spent token while each was spent within the grace window,
