@@ -116,10 +116,7 @@ final class PoolState: @unchecked Sendable {
     /// connection only while at least `reserve` other workers wait in `accept` — new
     /// connections (every auth_request subrequest opens one) never queue behind idle ones.
     func mayKeepAlive(reserve: Int) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        let accepting = activities.count { if case .idle(let fd, _) = $0, fd < 0 { true } else { false } }
-        return accepting >= reserve
+        acceptingCount >= reserve
     }
 
     /// Wakes workers that wait on an idle kept-alive connection; busy ones finish first.

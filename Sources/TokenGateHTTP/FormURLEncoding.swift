@@ -57,7 +57,8 @@ public enum FormURLEncoding {
         items.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
     }
 
-    static func hexDigits(_ byte: UInt8) -> String {
+    /// `byte` as two uppercase hex digits (`%` escapes).
+    package static func hexDigits(_ byte: UInt8) -> String {
         let digits = Array("0123456789ABCDEF".utf8)
         return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
     }

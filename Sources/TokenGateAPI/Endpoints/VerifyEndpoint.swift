@@ -38,13 +38,16 @@ public struct VerifyEndpoint: Sendable {
         context.identify(userID: claims.sub, sessionID: claims.sid)
         let policy = RolePolicy(param: request.params["AUTH_REQUIRE_ROLES"])
         guard policy.allows(claims.roles) else { throw TokenGateError.insufficientScope() }
-        var response = Response(status: .noContent)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Auth-User"] = IdentityHeader.encode(claims.sub)
-        response.headers["X-Auth-Username"] = IdentityHeader.encode(claims.preferredUsername)
-        response.headers["X-Auth-Roles"] = IdentityHeader.encode(claims.roles.joined(separator: ","))
-        response.headers["X-Auth-Session"] = IdentityHeader.encode(claims.sid)
-        response.headers["X-Auth-Expires"] = String(Int(claims.exp))
+        // A fresh header list: append, no lookups.
+        let headers = Headers([
+            ("Cache-Control", "no-store"),
+            ("X-Auth-User", IdentityHeader.encode(claims.sub)),
+            ("X-Auth-Username", IdentityHeader.encode(claims.preferredUsername)),
+            ("X-Auth-Roles", IdentityHeader.encode(claims.roles.joined(separator: ","))),
+            ("X-Auth-Session", IdentityHeader.encode(claims.sid)),
+            ("X-Auth-Expires", String(Int(claims.exp))),
+        ])
+        let response = Response(status: .noContent, headers: headers)
         return response
     }
 }
@@ -71,15 +74,9 @@ enum IdentityHeader {
             if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "%") {
                 result.unicodeScalars.append(UnicodeScalar(byte))
             } else {
-                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                result += "%" + FormURLEncoding.hexDigits(byte)
             }
         }
         return result
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -5,8 +5,14 @@ import Synchronization
 /// Created once by the composition root; labels are small fixed sets — route templates,
 /// status codes and outcomes, never users, addresses or raw URIs.
 public final class APIMetrics: Sendable {
+    /// The per-route metric objects a request updates, created once per route and status.
+    private struct RouteSeries: Hashable {
+        let route: String
+        let status: Int
+    }
+
     private let counters = Mutex<[String: Counter]>([:])
-    private let timers = Mutex<[String: Timer]>([:])
+    private let requestSeries = Mutex<[RouteSeries: (count: Counter, duration: Timer)]>([:])
 
     public init() {}
 
@@ -17,16 +23,21 @@ public final class APIMetrics: Sendable {
         counter("tokengate_throttled_total", []).increment(by: 0)
     }
 
-    /// One request answered: `tokengate_requests_total{route,status}` and its duration.
+    /// One request answered: `tokengate_requests_total{route,status}` and its duration. This runs
+    /// for every request, `/verify` included: one lock and one lookup, no key strings built.
     func recordRequest(route: String, status: Int, duration: Duration) {
-        counter("tokengate_requests_total", [("route", route), ("status", String(status))]).increment()
-        let timer = timers.withLock { timers in
-            if let existing = timers[route] { return existing }
-            let created = Timer(label: "tokengate_request_duration_seconds", dimensions: [("route", route)])
-            timers[route] = created
+        let key = RouteSeries(route: route, status: status)
+        let series = requestSeries.withLock { series in
+            if let existing = series[key] { return existing }
+            let created = (
+                count: Counter(label: "tokengate_requests_total", dimensions: [("route", route), ("status", String(status))]),
+                duration: Timer(label: "tokengate_request_duration_seconds", dimensions: [("route", route)])
+            )
+            series[key] = created
             return created
         }
-        timer.record(duration: duration)
+        series.count.increment()
+        series.duration.record(duration: duration)
     }
 
     /// A login attempt's outcome (`success`, `invalid_credentials`, `too_many_attempts`, …).

@@ -85,8 +85,10 @@ public struct APIResponder: Responder {
             "response.status": "\(response.status.code)",
             "request.duration_us": "\(microseconds)",
         ]
-        if let userID = context?.userID { metadata["user.id"] = "\(userID)" }
-        if let sessionID = context?.sessionID { metadata["session.id"] = "\(sessionID)" }
+        if let identity = context?.identity {
+            if let userID = identity.userID { metadata["user.id"] = "\(userID)" }
+            if let sessionID = identity.sessionID { metadata["session.id"] = "\(sessionID)" }
+        }
         logger.info("request", metadata: metadata)
     }
 }
