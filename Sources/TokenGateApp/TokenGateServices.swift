@@ -62,6 +62,7 @@ public struct TokenGateServices: Sendable {
         self.configuration = configuration
         self.clock = clock
         self.resources = resources
+        resources.revocations.setRetention(TimeInterval(configuration.accessTTL + configuration.leeway))
         database = resources.database
         userStore = SQLiteUserStore(database: database)
         sessionStore = SQLiteSessionStore(database: database)

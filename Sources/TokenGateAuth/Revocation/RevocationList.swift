@@ -3,38 +3,49 @@ import Synchronization
 
 /// Revoked session ids held in memory, so the gate rejects a revoked session's access tokens
 /// without touching the store. An entry is kept until every access token of that session has
-/// expired (revocation time + access TTL + leeway), then forgotten.
+/// expired (revocation time + access TTL + leeway), then forgotten. The retention follows the
+/// configuration in force, so a reload that lengthens the access TTL keeps entries longer too.
 public final class RevocationList: Sendable {
-    private let entries = Mutex<[String: Date]>([:])
-    private let retention: TimeInterval
+    private struct State {
+        /// Session id → when it was revoked.
+        var revokedAt: [String: Date] = [:]
+        var retention: TimeInterval
+    }
+
+    private let state: Mutex<State>
 
     /// - Parameter retention: how long an entry must be kept (access TTL + leeway).
     public init(retention: TimeInterval) {
-        self.retention = retention
+        state = Mutex(State(retention: retention))
     }
 
     /// Whether access tokens of `sessionID` must be refused.
     public func isRevoked(sessionID: String) -> Bool {
-        entries.withLock { $0[sessionID] != nil }
+        state.withLock { $0.revokedAt[sessionID] != nil }
     }
 
-    /// Records revocations; older entries past their retention are dropped at the same time.
+    /// Records revocations (the latest time wins for a session revoked twice).
     public func insert(_ sessionIDs: some Sequence<String>, revokedAt: Date) {
-        let forgetAt = revokedAt.addingTimeInterval(retention)
-        entries.withLock { entries in
+        state.withLock { state in
             for id in sessionIDs {
-                entries[id] = max(entries[id] ?? forgetAt, forgetAt)
+                state.revokedAt[id] = max(state.revokedAt[id] ?? revokedAt, revokedAt)
             }
         }
     }
 
+    /// Changes how long entries are kept (configuration reload: access TTL + leeway).
+    public func setRetention(_ retention: TimeInterval) {
+        state.withLock { $0.retention = retention }
+    }
+
     /// Drops entries whose tokens can no longer be valid.
     public func prune(now: Date) {
-        entries.withLock { entries in
-            entries = entries.filter { $0.value > now }
+        state.withLock { state in
+            let cutoff = now.addingTimeInterval(-state.retention)
+            state.revokedAt = state.revokedAt.filter { $0.value > cutoff }
         }
     }
 
     /// The number of sessions currently held.
-    public var count: Int { entries.withLock { $0.count } }
+    public var count: Int { state.withLock { $0.revokedAt.count } }
 }
