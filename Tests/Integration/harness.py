@@ -323,6 +323,41 @@ class FastCGIConnection:
         self.sock.close()
 
 
+def fastcgi_request(socket_path: Path, uri: str, headers: dict[str, str] | None = None,
+                method: str = "GET", body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request straight to tokengate's socket, as nginx would send it."""
+    params = {
+        "REQUEST_METHOD": method, "DOCUMENT_URI": uri, "REQUEST_URI": uri, "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "HTTPS": "on", "REMOTE_ADDR": "127.0.0.1",
+        "SERVER_NAME": "localhost", "SERVER_PORT": "443", "HTTP_HOST": "localhost",
+        "CONTENT_LENGTH": str(len(body)) if body else "",
+    }
+    if body:
+        params["CONTENT_TYPE"] = "application/json"
+    params.update(headers or {})
+    connection = FastCGIConnection(socket_path, timeout=20)
+    try:
+        connection.begin(params)
+        connection.send_body(body, finish=True)
+        status, response_headers, response_body = connection.read_response()
+    finally:
+        connection.close()
+    return int(status.split()[0]), response_headers, response_body
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+    """Sends SIG to PROCESS (by PID) and waits; SIGKILL after TIMEOUT. Returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+            raise AssertionError(f"pid {process.pid} did not exit within {timeout}s of signal {sig}; killed")
+    return process.returncode
+
+
 # --- what every stack of this session logged (scanned by test_zz_log_audit.py) -------------------
 
 #: Copies of every stopped stack's logs, and every password a test gave to `add_user`.
@@ -513,17 +548,10 @@ class Stack:
         """Sends SIG to tokengate and waits; SIGKILL after TIMEOUT. Returns the exit code (-N: killed by N)."""
         process = self.tokengate
         assert process is not None, "tokengate was never started"
-        if process.poll() is None:
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-                self.tokengate_exit_codes.append(process.returncode)
-                raise AssertionError(f"tokengate did not exit within {timeout}s of signal {sig}; killed")
-        self.tokengate_exit_codes.append(process.returncode)
-        return process.returncode
+        try:
+            return stop_process(process, sig, timeout)
+        finally:
+            self.tokengate_exit_codes.append(process.returncode)
 
     def kill_tokengate(self) -> int:
         return self.stop_tokengate(signal.SIGKILL, timeout=10)

@@ -44,8 +44,8 @@ from harness import (
     NGINX_CONFIG_DIR,
     REPO,
     WEB_DIR,
-    FastCGIConnection,
     Stack,
+    fastcgi_request,
     free_port,
     https_context,
     make_certificate,
@@ -54,6 +54,7 @@ from harness import (
     short_tempdir,
     skip_or_fail,
     socket_mode,
+    stop_process,
     tokengate_binary,
     unix_socket_connections,
     user_cli_available,
@@ -154,41 +155,6 @@ def clean_environment(**settings: str) -> dict[str, str]:
     env.update(FAST_HASHING)
     env.update(settings)
     return env
-
-
-def fastcgi_get(socket_path: Path, uri: str, headers: dict[str, str] | None = None,
-                method: str = "GET", body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    """One request straight to tokengate's socket, as nginx would send it."""
-    params = {
-        "REQUEST_METHOD": method, "DOCUMENT_URI": uri, "REQUEST_URI": uri, "QUERY_STRING": "",
-        "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "HTTPS": "on", "REMOTE_ADDR": "127.0.0.1",
-        "SERVER_NAME": "localhost", "SERVER_PORT": "443", "HTTP_HOST": "localhost",
-        "CONTENT_LENGTH": str(len(body)) if body else "",
-    }
-    if body:
-        params["CONTENT_TYPE"] = "application/json"
-    params.update(headers or {})
-    connection = FastCGIConnection(socket_path, timeout=20)
-    try:
-        connection.begin(params)
-        connection.send_body(body, finish=True)
-        status, response_headers, response_body = connection.read_response()
-    finally:
-        connection.close()
-    return int(status.split()[0]), response_headers, response_body
-
-
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-    """Sends SIG to PROCESS (by PID) and waits; SIGKILL after TIMEOUT. Returns the exit code."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-            raise AssertionError(f"pid {process.pid} did not exit within {timeout}s of signal {sig}; killed")
-    return process.returncode
 
 
 def wait_listening(process: subprocess.Popen, socket_path: Path, log: Path, timeout: float = 30) -> None:
@@ -529,27 +495,27 @@ def test_tokengate_runs_in_the_service_sandbox():
                 assert process_uid(process.pid) == pwd.getpwnam(account[0]).pw_uid
             # UMask=0077 must not narrow the socket: tokengate sets fastcgi.socketMode itself.
             assert socket_mode(socket_path) == 0o660
-            status, _, body = fastcgi_get(socket_path, "/auth/healthz")
+            status, _, body = fastcgi_request(socket_path, "/auth/healthz")
             assert status == 200, body
-            assert fastcgi_get(socket_path, "/auth/.well-known/jwks.json")[0] == 200
-            assert fastcgi_get(socket_path, "/auth/metrics")[0] == 200
+            assert fastcgi_request(socket_path, "/auth/.well-known/jwks.json")[0] == 200
+            assert fastcgi_request(socket_path, "/auth/metrics")[0] == 200
             if user_cli_available():
-                status, _, body = fastcgi_get(
+                status, _, body = fastcgi_request(
                     socket_path, "/auth/login", method="POST",
                     body=json.dumps({"username": "operator", "password": PASSWORD}).encode())
                 assert status == 200, body  # Argon2id, SQLite writes, key use: all inside the filter
                 token = json.loads(body)["accessToken"]
-                status, headers, body = fastcgi_get(socket_path, "/auth/verify", headers={
+                status, headers, body = fastcgi_request(socket_path, "/auth/verify", headers={
                     "HTTP_AUTHORIZATION": f"Bearer {token}", "AUTH_REQUIRE_ROLES": "admin"})
                 assert status == 204 and headers.get("x-auth-username") == "operator", (status, headers, body)
             process.send_signal(signal.SIGHUP)  # systemctl reload
             wait_for(lambda: '"configuration reloaded"' in log.read_text(), 15, message="tokengate to log `configuration reloaded`")
             assert process.poll() is None, log.read_text()
-            assert fastcgi_get(socket_path, "/auth/healthz")[0] == 200
-            assert stop(process) == 0, log.read_text()[-3000:]
+            assert fastcgi_request(socket_path, "/auth/healthz")[0] == 200
+            assert stop_process(process) == 0, log.read_text()[-3000:]
         finally:
             if process.poll() is None:
-                stop(process, signal.SIGKILL)
+                stop_process(process, signal.SIGKILL)
         text = log.read_text(errors="replace")
         assert "level=critical" not in text and "level=error" not in text, text[-3000:]
         # UMask=0077: nothing tokengate wrote is readable by anyone else.
@@ -585,15 +551,15 @@ def test_socket_activation_survives_a_service_restart(tmp_path):
 
     try:
         first = start()
-        assert fastcgi_get(socket_path, "/auth/healthz")[0] == 200
-        assert stop(first) == 0  # systemctl restart tokengate-socket.service: stop …
+        assert fastcgi_request(socket_path, "/auth/healthz")[0] == 200
+        assert stop_process(first) == 0  # systemctl restart tokengate-socket.service: stop …
         second = start()  # … and start, with the socket systemd kept
-        assert fastcgi_get(socket_path, "/auth/healthz")[0] == 200
-        assert stop(second) == 0
+        assert fastcgi_request(socket_path, "/auth/healthz")[0] == 200
+        assert stop_process(second) == 0
     finally:
         for process in processes:
             if process.poll() is None:
-                stop(process)
+                stop_process(process)
         listener.close()
         shutil.rmtree(socket_path.parent, ignore_errors=True)
 
@@ -670,7 +636,7 @@ def test_spawn_fcgi_script_behind_nginx(tls_dir):
                        if pid != nginx_process.pid and _parent(pid) == nginx_process.pid]
             assert workers and all(process_uid(pid) == pwd.getpwnam("www-data").pw_uid for pid in workers)
 
-        assert stop(tokengate) == 0, log.read_text(errors="replace")[-3000:]
+        assert stop_process(tokengate) == 0, log.read_text(errors="replace")[-3000:]
         # What operators see while tokengate is down (docs/operations.md).
         assert session.get(url + "/auth/healthz", timeout=30).status_code == 502
         assert session.get(url + "/app/", headers={"Accept": "application/json"}, timeout=30).status_code == 500
@@ -678,7 +644,7 @@ def test_spawn_fcgi_script_behind_nginx(tls_dir):
     finally:
         for process in reversed(processes):
             if process.poll() is None:
-                stop(process)
+                stop_process(process)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import FastCGIConnection, user_cli_available
+from harness import fastcgi_request, user_cli_available
 
 pytestmark = pytest.mark.skipif(not user_cli_available(), reason="`tokengate user add` does not exist yet")
 
@@ -27,17 +27,9 @@ FLOOD_SECONDS = 6.0
 
 def fastcgi_login(stack, username: str, password: str, address: str) -> tuple[int, dict[str, str]]:
     body = json.dumps({"username": username, "password": password}).encode()
-    connection = FastCGIConnection(stack.socket_path, timeout=60)
-    try:
-        connection.begin({
-            "REQUEST_METHOD": "POST", "DOCUMENT_URI": "/auth/login", "REQUEST_URI": "/auth/login",
-            "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": address,
-        })
-        connection.send_body(body, finish=True)
-        status, headers, _ = connection.read_response()
-        return int(status.split()[0]), headers
-    finally:
-        connection.close()
+    status, headers, _ = fastcgi_request(
+        stack.socket_path, "/auth/login", method="POST", body=body, headers={"REMOTE_ADDR": address})
+    return status, headers
 
 
 def probe(session, stack, path: str, headers: dict[str, str] | None = None) -> tuple[int, float]:
