@@ -11,9 +11,6 @@ public struct LoginService: Sendable {
         public let access: AccessTokens.Issued
     }
 
-    /// Longest accepted password, in bytes (Argon2 cost does not depend on it, but a cap keeps bodies sane).
-    public static let maxPasswordBytes = 1024
-
     private let users: any UserStore
     private let hasher: any PasswordHasher
     private let throttle: LoginThrottle
@@ -41,7 +38,8 @@ public struct LoginService: Sendable {
         guard let username = Username.canonical(rawUsername), !password.isEmpty else {
             throw TokenGateError.invalidRequest("Both username and password are required.")
         }
-        guard password.utf8.count <= Self.maxPasswordBytes else {
+        // Checked before the throttle, so an over-long password is a bad request, not a counted attempt.
+        guard password.utf8.count <= Argon2idPasswordHasher.maximumPasswordBytes else {
             throw TokenGateError.invalidRequest("The password is too long.")
         }
         do {

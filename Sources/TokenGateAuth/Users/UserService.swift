@@ -82,7 +82,7 @@ public struct UserService: Sendable {
 
     static func validate(password: String) throws {
         guard password.count >= 8 else { throw TokenGateError.invalidRequest("Passwords need at least 8 characters.") }
-        guard password.utf8.count <= LoginService.maxPasswordBytes else {
+        guard password.utf8.count <= Argon2idPasswordHasher.maximumPasswordBytes else {
             throw TokenGateError.invalidRequest("The password is too long.")
         }
     }
