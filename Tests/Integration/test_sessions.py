@@ -356,6 +356,8 @@ def test_unknown_user_and_wrong_password_look_the_same(stack):
 
 
 def test_unknown_user_and_wrong_password_take_the_same_time(make_stack):
+    """Issue 6: the medians of 50 interleaved samples each are within 10 % of each other, with
+    the default Argon2id cost (the dummy verification must cost what a real one costs)."""
     env = dict(DEFAULT_ARGON2, TOKENGATE_THROTTLE_USER_LIMIT="1000", TOKENGATE_THROTTLE_ADDRESS_LIMIT="1000")
     stack = make_stack(env=env)
     username, password = new_user(stack)
@@ -363,7 +365,7 @@ def test_unknown_user_and_wrong_password_take_the_same_time(make_stack):
     # Warm up the connection and the hashing path.
     login(stack, username, password, session=http)
     samples = {"unknown": [], "wrong": []}
-    for index in range(15):
+    for index in range(50):
         order = ["unknown", "wrong"]
         random.shuffle(order)
         for kind in order:
@@ -371,9 +373,11 @@ def test_unknown_user_and_wrong_password_take_the_same_time(make_stack):
             response, seconds = timed(login, stack, name, "definitely-wrong", http)
             assert response.status_code == 401, response.text
             samples[kind].append(seconds)
-        time.sleep(0.05)  # stay well under nginx's 10 r/s login limit
+        time.sleep(0.15)  # two logins per pair: stay under nginx's 10 r/s login limit (a 429 wait would be timed)
     unknown, wrong = median(samples["unknown"]), median(samples["wrong"])
-    assert abs(unknown - wrong) <= 0.35 * max(unknown, wrong), (
+    print(f"\nmedian of 50: unknown user {unknown * 1000:.1f} ms, wrong password {wrong * 1000:.1f} ms "
+          f"({abs(unknown - wrong) / max(unknown, wrong) * 100:.1f} % apart)")
+    assert abs(unknown - wrong) <= 0.10 * max(unknown, wrong), (
         f"median unknown user {unknown * 1000:.1f} ms vs wrong password {wrong * 1000:.1f} ms")
 
 
