@@ -174,13 +174,13 @@ final class ServerReference: Sendable {
     }
 }
 
-/// `/healthz` is healthy while SQLite answers.
+/// `/healthz` is healthy while SQLite answers reads and has not refused a write in the last 10 s.
 struct SQLiteHealth: StoreHealth {
     let database: SQLiteDatabase
 
     func checkHealth() async throws {
         do {
-            try await database.ping()
+            try await database.checkHealth()
         } catch {
             throw TokenGateError.unavailable("The store is unreachable.", underlying: error)
         }

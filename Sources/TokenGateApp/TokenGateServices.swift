@@ -1,3 +1,4 @@
+import FastCGI
 import Foundation
 public import Logging
 public import TokenGateAuth
@@ -47,7 +48,10 @@ public struct TokenGateServices: Sendable {
             attributes: [.posixPermissions: 0o700])
         let keyDirectory = KeyDirectory(path: configuration.keyDirectory)
         let resources = Resources(
-            database: try SQLiteDatabase(path: configuration.databasePath),
+            // Half the workers at most wait for the store, so a locked or stuck database leaves the
+            // other half to `/verify` and `/healthz` (the same reserve the keep-alive sizing keeps).
+            database: try SQLiteDatabase(
+                path: configuration.databasePath, maxInFlightWrites: max(1, configuration.fastCGI.workers / 2)),
             hashingPool: HashingPool(
                 threadCount: configuration.hashingThreads == 0 ? nil : configuration.hashingThreads,
                 maxQueued: configuration.hashingMaxQueued == 0 ? nil : configuration.hashingMaxQueued),

@@ -1,5 +1,6 @@
 public import Foundation
 internal import GRDB
+import Synchronization
 import TokenGateAuth
 
 /// One SQLite database file, opened in WAL mode through a GRDB `DatabasePool`, migrated on open.
@@ -14,12 +15,35 @@ import TokenGateAuth
 ///
 /// The pool serialises writes in this process (one writer connection) and lets reads run
 /// concurrently on snapshots; other processes on the same file (the admin CLI) wait up to the busy
-/// timeout for the write lock.
+/// timeout for the write lock. A write of this process gets the busy timeout as its whole
+/// budget, queue included, and only `maxInFlightWrites` may wait at once (`SQLiteWriteAdmission`).
 public final class SQLiteDatabase: Sendable {
     /// The path of the database file.
     public let path: String
 
-    let pool: DatabasePool
+    /// The connections in use; replaced only by `reopenAfterReadOnlyFailure()`.
+    private let currentPool: Mutex<DatabasePool>
+    /// When `reopenAfterReadOnlyFailure()` last opened the file.
+    let lastReopenAttempt = Mutex<ContinuousClock.Instant?>(nil)
+    /// Seconds a write waits for another process's lock (and the whole budget of one write).
+    let busyTimeout: TimeInterval
+
+    /// The connections in use.
+    var pool: DatabasePool { currentPool.withLock { $0 } }
+
+    /// Replaces the connections in use with what `reopen` returns, while no one can take the
+    /// old ones (`reopenAfterReadOnlyFailure()`). When `reopen` throws, nothing changes.
+    func replacePool(_ reopen: (DatabasePool) throws -> DatabasePool) {
+        currentPool.withLock { pool in
+            if let fresh = try? reopen(pool) { pool = fresh }
+        }
+    }
+
+    /// The deadline and bound of this process's writes, and their recent failures.
+    let admission: SQLiteWriteAdmission
+
+    /// The busy timeout the writer connection returns to after each write.
+    private let busyTimeoutMilliseconds: Int
 
     /// The directory removed when this database goes away; set only by `temporary()`.
     private let temporaryDirectory: URL?
@@ -30,33 +54,32 @@ public final class SQLiteDatabase: Sendable {
     ///   - path: The file path. Its directory must exist.
     ///   - busyTimeout: Seconds a write waits for another process's write lock before failing as
     ///     `.unavailable`; `0` fails at once.
+    ///   - maxInFlightWrites: Writes of this process admitted at once; beyond it a write fails at
+    ///     once with `.unavailable` instead of occupying its caller (a FastCGI worker) in the queue.
     ///   - migrating: Whether to apply pending migrations now (`tokengate migrate` passes `false`
     ///     and calls `migrate()` to report what it applied).
     /// - Throws: `TokenGateError` `.unavailable` when the file cannot be opened or written, `.internalError` otherwise.
-    public convenience init(path: String, busyTimeout: TimeInterval = 5, migrating: Bool = true) throws {
-        try self.init(path: path, busyTimeout: busyTimeout, migrating: migrating, temporaryDirectory: nil)
+    public convenience init(
+        path: String, busyTimeout: TimeInterval = 5, maxInFlightWrites: Int = 64, migrating: Bool = true
+    ) throws {
+        try self.init(
+            path: path, busyTimeout: busyTimeout, maxInFlightWrites: maxInFlightWrites, migrating: migrating,
+            temporaryDirectory: nil)
     }
 
-    private init(path: String, busyTimeout: TimeInterval, migrating: Bool, temporaryDirectory: URL?) throws {
-        var configuration = Configuration()
-        configuration.label = "tokengate"
-        configuration.journalMode = .wal
-        configuration.foreignKeysEnabled = true
-        configuration.busyMode = busyTimeout > 0 ? .timeout(busyTimeout) : .immediateError
+    private init(
+        path: String, busyTimeout: TimeInterval, maxInFlightWrites: Int, migrating: Bool, temporaryDirectory: URL?
+    ) throws {
+        self.busyTimeout = busyTimeout
+        busyTimeoutMilliseconds = Int((busyTimeout * 1000).rounded())
+        admission = SQLiteWriteAdmission(
+            timeout: .milliseconds(busyTimeoutMilliseconds), maxInFlight: maxInFlightWrites)
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            // GRDB switches a WAL database to `synchronous = NORMAL`, which may lose the last
-            // commits on power loss. DESIGN §4 requires that a refresh rotation be on disk before
-            // its response is written (a lost rotation would bring a spent token back, or lose the
-            // one the client holds), so every commit fsyncs the WAL. Only the writer connection
-            // commits, and it lives as long as the pool, so setting it once is enough.
-            try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-            }
+            let pool = try Self.openPool(path: path, busyTimeout: busyTimeout)
             if migrating {
                 try Self.migrator.migrate(pool)
             }
-            self.pool = pool
+            currentPool = Mutex(pool)
         } catch {
             throw SQLiteErrorTranslation.translate(error)
         }
@@ -82,7 +105,7 @@ public final class SQLiteDatabase: Sendable {
         }
         return try SQLiteDatabase(
             path: directory.appendingPathComponent("tokengate.sqlite").path, busyTimeout: busyTimeout,
-            migrating: true, temporaryDirectory: directory)
+            maxInFlightWrites: 64, migrating: true, temporaryDirectory: directory)
     }
 
     /// Every migration this build knows, in order (`0001_create_users`, …).
@@ -130,6 +153,18 @@ public final class SQLiteDatabase: Sendable {
         _ = try await read { try Int.fetchOne($0, sql: "SELECT 1") }
     }
 
+    /// `/healthz`: the file answers a read, and the last write did not fail for a store reason
+    /// (locked beyond the busy timeout, disk full, read-only, I/O error) within the last 10 s.
+    /// Costs no write: a success of any request's write clears the failure.
+    ///
+    /// - Throws: `TokenGateError` `.unavailable` when the file is unusable or refuses writes.
+    public func checkHealth() async throws {
+        try await ping()
+        if admission.isRefusingWrites() {
+            throw TokenGateError.unavailable("The database refuses writes.")
+        }
+    }
+
     /// The names of the schema's tables (SQLite's and GRDB's own excluded), sorted.
     public func tableNames() async throws -> [String] {
         try await read { db in
@@ -157,16 +192,40 @@ public final class SQLiteDatabase: Sendable {
 
 extension SQLiteDatabase {
     /// Runs `body` in an immediate write transaction, translating store errors to `TokenGateError`.
+    ///
+    /// The write is admitted by `admission` (or fails at once with `.unavailable`) and must begin
+    /// before its deadline: the time it spent queued behind other writes is taken from the busy
+    /// timeout it may then wait for SQLite's lock.
     func write<T: Sendable>(
         conflictMessage: String = SQLiteErrorTranslation.defaultConflictMessage,
         _ body: @Sendable (Database) throws -> T
     ) async throws -> T {
+        let ticket: SQLiteWriteAdmission.Ticket
         do {
-            return try await pool.writeWithoutTransaction { db in
-                try db.inImmediateTransaction(body)
-            }
+            ticket = try admission.admit()
         } catch {
-            throw SQLiteErrorTranslation.translate(error, conflictMessage: conflictMessage)
+            throw SQLiteErrorTranslation.translate(error)
+        }
+        let restoredTimeout = busyTimeoutMilliseconds
+        do {
+            let result = try await pool.writeWithoutTransaction { db in
+                // With no busy timeout a write never waits, so there is no deadline to keep.
+                guard restoredTimeout > 0 else { return try db.inImmediateTransaction(body) }
+                guard let remaining = ticket.remaining() else { throw SQLiteWriteRefusal.deadlineExceeded }
+                let milliseconds = max(1, Int(remaining / .milliseconds(1)))
+                try db.execute(sql: "PRAGMA busy_timeout = \(milliseconds)")
+                defer { try? db.execute(sql: "PRAGMA busy_timeout = \(restoredTimeout)") }
+                return try db.inImmediateTransaction(body)
+            }
+            admission.finish(ticket, storeFailed: false)
+            return result
+        } catch {
+            if let error = error as? DatabaseError, error.resultCode == .SQLITE_READONLY {
+                reopenAfterReadOnlyFailure()
+            }
+            let translated = SQLiteErrorTranslation.translate(error, conflictMessage: conflictMessage)
+            admission.finish(ticket, storeFailed: (translated as? TokenGateError)?.code == .unavailable)
+            throw translated
         }
     }
 

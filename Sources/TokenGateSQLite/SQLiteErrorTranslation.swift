@@ -8,6 +8,7 @@ enum SQLiteErrorTranslation {
 
     /// The error to rethrow for `error`:
     /// - `TokenGateError` and `CancellationError` unchanged (a transaction body's own decision, a cancelled task);
+    /// - a write refused before it reached SQLite (too many waiting, deadline passed): `.unavailable`;
     /// - a unique or primary-key violation: `.conflict(conflictMessage)`;
     /// - SQLite failing to reach or write the file (busy, locked, cannot open, read-only, disk
     ///   full, I/O error, out of memory): `.unavailable`, so clients retry;
@@ -18,6 +19,8 @@ enum SQLiteErrorTranslation {
         switch error {
         case is TokenGateError, is CancellationError:
             return error
+        case let refusal as SQLiteWriteRefusal:
+            return TokenGateError.unavailable("The database is busy.", underlying: refusal)
         case let error as DatabaseError:
             switch error.extendedResultCode {
             case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -26,6 +29,9 @@ enum SQLiteErrorTranslation {
                 break
             }
             switch error.resultCode {
+            case .SQLITE_MISUSE where error.message == "Connection is closed":
+                // A request that took the pool just before `reopenAfterReadOnlyFailure()` closed it.
+                return TokenGateError.unavailable("The database is being reopened.", underlying: error)
             case .SQLITE_BUSY, .SQLITE_LOCKED:
                 return TokenGateError.unavailable("The database is busy.", underlying: error)
             case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_NOMEM, .SQLITE_PERM:

@@ -493,10 +493,11 @@ class Stack:
 
         wait_for(ready, timeout, message=f"tokengate to listen on {self.socket_path}")
 
-    def start_nginx(self, attempts: int = 3) -> None:
+    def start_nginx(self, attempts: int = 3, port: int | None = None) -> None:
+        """Starts nginx on PORT (a restart on the same address), else on a free port."""
         self.make_directories()
         for attempt in range(attempts):
-            self.port = free_port()
+            self.port = port or free_port()
             render_nginx_config(self.root, self.port, self.socket_path, self.app_port)
             with open(self.root / "nginx.stderr", "ab") as errors:
                 self.nginx_process = subprocess.Popen(
