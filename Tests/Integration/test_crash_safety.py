@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from harness import user_cli_available, USER_CLI_MISSING, wait_for
+from harness import unix_socket_connections, user_cli_available, USER_CLI_MISSING, wait_for
 from session_helpers import (
     REFRESH_COOKIE,
     client,
@@ -153,8 +153,6 @@ def restart_quickly(stack) -> None:
 
 
 def _listening(stack) -> bool:
-    from harness import unix_socket_connections
-
     process = stack.tokengate
     if process.poll() is not None:
         raise RuntimeError(f"tokengate exited with {process.returncode} during startup:\n{stack.log_tail()}")
