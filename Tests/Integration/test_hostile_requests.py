@@ -16,7 +16,7 @@ What must hold:
 - nothing secret (password, refresh or access token, private key) appears in any response, and
   tokengate logs no error;
 - no worker is lost: the same tokengate process (PID) is alive, its busy-worker gauge returns
-  to 0, a burst of concurrent /auth/healthz is all 200, and a session made before the barrage
+  to 1 (the scrape itself), a burst of concurrent /auth/healthz is all 200, and a session made before the barrage
   still works (/auth/me, the gate, a refresh).
 
 The status histogram is printed (pytest -s, or in the failure report) for the issue's counts.
@@ -166,7 +166,8 @@ def test_a_thousand_malformed_requests_leave_tokengate_serving(make_stack):
 
     # Nothing was lost: the same process, every worker free again, all of them answering.
     assert stack.tokengate.poll() is None and stack.tokengate_pid == pid, "tokengate exited or was replaced"
-    wait_for(lambda: busy_workers(stack) == 0, 10, message="tokengate_workers_busy back to 0")
+    # The scrape itself occupies one worker.
+    wait_for(lambda: busy_workers(stack) <= 1, 10, message="tokengate_workers_busy back to 1 (the scrape)")
     with ThreadPoolExecutor(max_workers=32) as pool:
         health = list(pool.map(lambda _: client(stack).get(stack.url("/auth/healthz"), timeout=30).status_code,
                                range(64)))
