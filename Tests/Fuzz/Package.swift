@@ -43,6 +43,6 @@ let package = Package(
             // driver; the code under test is reached through `@testable import`, which debug
             // builds allow (`-enable-testing`).
             swiftSettings: strictSettings + [.unsafeFlags(["-parse-as-library"])]
-        )
+        ),
     ]
 )

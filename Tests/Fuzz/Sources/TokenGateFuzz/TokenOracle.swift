@@ -27,7 +27,8 @@ enum TokenOracle {
         if type.hasPrefix("application/") { type.removeFirst("application/".count) }
         guard type == "at+jwt" else { why = "typ is not at+jwt"; return nil }
         guard let signature = Base64URL.decode(segments[2]),
-            TestOnlyKeys.trusted.publicKey.isValidSignature(signature, for: Array((segments[0] + "." + segments[1]).utf8))
+            TestOnlyKeys.trusted.publicKey.isValidSignature(
+                signature, for: Array((segments[0] + "." + segments[1]).utf8))
         else { why = "signature is not the trusted key's"; return nil }
         guard let payloadBytes = Base64URL.decode(segments[1]),
             let claims = try? JSONDecoder().decode(Claims.self, from: Data(payloadBytes))
@@ -37,8 +38,12 @@ enum TokenOracle {
             why = "wrong iss or aud"; return nil
         }
         guard claims.exp.isFinite, now < claims.exp + TestOnlyKeys.leeway else { why = "expired"; return nil }
-        if let nbf = claims.nbf, !(nbf.isFinite && now >= nbf - TestOnlyKeys.leeway) { why = "not yet valid"; return nil }
-        guard claims.iat.isFinite, claims.iat <= now + TestOnlyKeys.leeway else { why = "issued in the future"; return nil }
+        if let nbf = claims.nbf, !(nbf.isFinite && now >= nbf - TestOnlyKeys.leeway) {
+            why = "not yet valid"; return nil
+        }
+        guard claims.iat.isFinite, claims.iat <= now + TestOnlyKeys.leeway else {
+            why = "issued in the future"; return nil
+        }
         guard claims.sid != TestOnlyKeys.revokedSession else { why = "revoked session"; return nil }
         return Accepted(sub: claims.sub, roles: claims.roles)
     }

@@ -38,7 +38,8 @@ struct AuthorizationFuzzTarget: FuzzTarget {
         case (.failure, .failure):
             break
         }
-        let twice = Request(method: .get, path: "/verify", headers: Headers([("Authorization", header), ("Authorization", header)]))
+        let twice = Request(
+            method: .get, path: "/verify", headers: Headers([("Authorization", header), ("Authorization", header)]))
         FuzzCheck.require((try? extractor.extract(from: twice)) == nil, "two Authorization fields accepted")
     }
 

@@ -13,7 +13,8 @@ struct CookieFuzzTarget: FuzzTarget {
         let pairs = CookieParser.parse(header)
         for pair in pairs {
             FuzzCheck.require(!pair.name.isEmpty, "empty cookie name from \(header.debugDescription)")
-            FuzzCheck.require(!pair.name.contains(";") && !pair.name.contains("="), "bad name \(pair.name.debugDescription)")
+            FuzzCheck.require(
+                !pair.name.contains(";") && !pair.name.contains("="), "bad name \(pair.name.debugDescription)")
             FuzzCheck.require(!pair.value.contains(";"), "value with ; \(pair.value.debugDescription)")
             FuzzCheck.require(!Self.hasEdgeSpace(pair.name), "untrimmed name \(pair.name.debugDescription)")
         }

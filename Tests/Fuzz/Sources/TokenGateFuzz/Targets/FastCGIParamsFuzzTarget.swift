@@ -35,7 +35,8 @@ struct FastCGIParamsFuzzTarget: FuzzTarget {
         for field in request.headers where field.name != "Content-Type" && field.name != "Content-Length" {
             let name = field.name
             FuzzCheck.require(!name.contains("_"), "header name \(name.debugDescription)")
-            FuzzCheck.require(!name.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }, "uppercase header name")
+            FuzzCheck.require(
+                !name.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }, "uppercase header name")
         }
         _ = request.cookies
         _ = request.queryItems

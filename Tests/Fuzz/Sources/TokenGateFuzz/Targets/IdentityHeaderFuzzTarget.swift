@@ -22,7 +22,8 @@ struct IdentityHeaderFuzzTarget: FuzzTarget {
         let roles = String(fuzzBytes: utf8[split...]).split(separator: ",").map(String.init)
         if policy.allows(roles) {
             FuzzCheck.require(
-                policy.anyOf.isEmpty || roles.contains(where: policy.anyOf.contains), "a role outside the policy passed")
+                policy.anyOf.isEmpty || roles.contains(where: policy.anyOf.contains), "a role outside the policy passed"
+            )
         }
         FuzzCheck.require(policy.anyOf.allSatisfy { !$0.isEmpty && !$0.contains(" ") }, "empty or spaced role")
     }

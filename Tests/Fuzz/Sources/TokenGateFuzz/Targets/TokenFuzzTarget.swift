@@ -44,7 +44,9 @@ enum TokenVerdict {
 
     private static func verify(_ token: String, with tokens: AccessTokens) -> Result<AccessTokenClaims, any Error> {
         FuzzCheck.blocking {
-            do { return .success(try await tokens.verify(token, at: TestOnlyKeys.now)) } catch { return .failure(error) }
+            do { return .success(try await tokens.verify(token, at: TestOnlyKeys.now)) } catch {
+                return .failure(error)
+            }
         }
     }
 }

@@ -47,12 +47,14 @@ struct VerifyRequestFuzzTarget: FuzzTarget {
         FuzzCheck.require([204, 401, 403].contains(status), "status \(status) from /verify")
         FuzzCheck.require(response.headers.all("Set-Cookie").isEmpty, "/verify set a cookie")
         for field in response.headers {
-            FuzzCheck.require(FuzzCheck.isPrintableASCII(field.value), "header \(field.name): \(field.value.debugDescription)")
+            FuzzCheck.require(
+                FuzzCheck.isPrintableASCII(field.value), "header \(field.name): \(field.value.debugDescription)")
         }
         guard status == 204 else {
             if request.method == .head && response.body.isEmpty { return }
             let body = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-            FuzzCheck.require(body?["error"] is String && body?["message"] is String, "refusal body is not the contract's")
+            FuzzCheck.require(
+                body?["error"] is String && body?["message"] is String, "refusal body is not the contract's")
             let challenge = response.headers.first("WWW-Authenticate") ?? ""
             FuzzCheck.require(challenge.hasPrefix("Bearer error=\""), "refusal without a Bearer challenge")
             return
