@@ -12,7 +12,12 @@ let package = Package(
     name: "tokengate",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "tokengate", targets: ["tokengate"])
+        .executable(name: "tokengate", targets: ["tokengate"]),
+        // For the fuzz package (Tests/Fuzz), which depends on this one by path.
+        .library(name: "TokenGateHTTP", targets: ["TokenGateHTTP"]),
+        .library(name: "TokenGateAuth", targets: ["TokenGateAuth"]),
+        .library(name: "TokenGateAPI", targets: ["TokenGateAPI"]),
+        .library(name: "FastCGI", targets: ["FastCGI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -12,27 +12,8 @@ struct RequestReader: Sendable {
 
     /// Reads params and, if it fits the limit, the body. Reads nothing past the limit.
     func read(_ raw: UnsafeMutablePointer<FCGX_Request>) -> Request {
-        let params = Self.params(raw.pointee.envp)
-        var headers = Headers()
-        for (name, value) in params {
-            // nginx also sends Content-Length/Type as HTTP_*; the CGI params below are authoritative.
-            if name.hasPrefix("HTTP_"), name != "HTTP_CONTENT_LENGTH", name != "HTTP_CONTENT_TYPE" {
-                headers.add(Self.headerName(fromParam: name), value)
-            }
-        }
-        if let type = params["CONTENT_TYPE"], !type.isEmpty { headers.add("Content-Type", type) }
-        if let length = params["CONTENT_LENGTH"], !length.isEmpty { headers.add("Content-Length", length) }
-
-        var request = Request(
-            method: Method(rawValue: params["REQUEST_METHOD"] ?? "GET"),
-            path: relativePath(params["DOCUMENT_URI"] ?? params["SCRIPT_NAME"] ?? ""),
-            query: params["QUERY_STRING"] ?? "",
-            headers: headers,
-            remoteAddress: params["REMOTE_ADDR"] ?? "",
-            isHTTPS: (params["HTTPS"] ?? "").lowercased() == "on",
-            params: params
-        )
-        let declared = params["CONTENT_LENGTH"].flatMap { Int($0) }
+        var request = makeRequest(params: Self.params(raw.pointee.envp))
+        let declared = request.params["CONTENT_LENGTH"].flatMap { Int($0) }
         if let declared, declared > maxBodySize || declared < 0 {
             request.isBodyTooLarge = true
         } else {
@@ -48,6 +29,30 @@ struct RequestReader: Sendable {
             }
         }
         return request
+    }
+
+    /// The request the params describe, without its body (pure: the fuzz target in
+    /// `Tests/Fuzz` drives it with arbitrary params).
+    func makeRequest(params: [String: String]) -> Request {
+        var headers = Headers()
+        for (name, value) in params {
+            // nginx also sends Content-Length/Type as HTTP_*; the CGI params below are authoritative.
+            if name.hasPrefix("HTTP_"), name != "HTTP_CONTENT_LENGTH", name != "HTTP_CONTENT_TYPE" {
+                headers.add(Self.headerName(fromParam: name), value)
+            }
+        }
+        if let type = params["CONTENT_TYPE"], !type.isEmpty { headers.add("Content-Type", type) }
+        if let length = params["CONTENT_LENGTH"], !length.isEmpty { headers.add("Content-Length", length) }
+
+        return Request(
+            method: Method(rawValue: params["REQUEST_METHOD"] ?? "GET"),
+            path: relativePath(params["DOCUMENT_URI"] ?? params["SCRIPT_NAME"] ?? ""),
+            query: params["QUERY_STRING"] ?? "",
+            headers: headers,
+            remoteAddress: params["REMOTE_ADDR"] ?? "",
+            isHTTPS: (params["HTTPS"] ?? "").lowercased() == "on",
+            params: params
+        )
     }
 
     /// Reads the rest of a stream until its end. Returns `false` if more than `limit` bytes were
@@ -83,15 +88,20 @@ struct RequestReader: Sendable {
         var result: [String: String] = [:]
         guard var cursor = envp else { return result }
         while let entry = cursor.pointee {
-            let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
-            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
-                let name = String(decoding: bytes[..<equals], as: UTF8.self)
-                let value = String(decoding: bytes[(equals + 1)...], as: UTF8.self)
-                result[name] = value
+            if let pair = param(UnsafeRawBufferPointer(start: entry, count: strlen(entry))) {
+                result[pair.name] = pair.value
             }
             cursor += 1
         }
         return result
+    }
+
+    /// One `NAME=VALUE` entry of libfcgi's param array; `nil` without `=`.
+    static func param(_ bytes: some Collection<UInt8>) -> (name: String, value: String)? {
+        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+        let name = String(decoding: bytes[..<equals], as: UTF8.self)
+        let value = String(decoding: bytes[bytes.index(after: equals)...], as: UTF8.self)
+        return (name, value)
     }
 
     private static func readBody(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit: Int) -> [UInt8] {
