@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -72,6 +73,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "TokenGatePostgres",
+            dependencies: [
+                "TokenGateAuth",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "TokenGateAPI",
             dependencies: [
                 "TokenGateHTTP",
@@ -88,6 +98,7 @@ let package = Package(
                 "TokenGateHTTP",
                 "TokenGateAuth",
                 "TokenGateSQLite",
+                "TokenGatePostgres",
                 "TokenGateAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -138,6 +149,7 @@ let package = Package(
                 "TokenGateHTTP",
                 "TokenGateAuth",
                 "TokenGateApp",
+                "TokenGatePostgres",
                 "FastCGI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

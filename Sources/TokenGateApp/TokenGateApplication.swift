@@ -4,7 +4,6 @@ public import Logging
 import TokenGateAPI
 import TokenGateAuth
 import TokenGateHTTP
-import TokenGateSQLite
 public import Metrics
 import Synchronization
 
@@ -43,7 +42,8 @@ public final class TokenGateApplication: Sendable {
         let metrics = MetricsRegistry()
         let revocationSync = RevocationSync(
             store: services.sessionStore, revocations: services.revocations, clock: services.clock,
-            retention: TimeInterval(configuration.accessTTL + configuration.leeway), interval: .seconds(1),
+            retention: TimeInterval(configuration.accessTTL + configuration.leeway),
+            interval: .seconds(configuration.revocationInterval),
             logger: Logger(label: "tokengate.revocation"), reportActiveSessions: { metrics.setActiveSessions($0) })
         try await revocationSync.loadInitial()
         let serverReference = ServerReference()
@@ -88,7 +88,7 @@ public final class TokenGateApplication: Sendable {
             trustedProxies: configuration.trustedProxies, loginPage: configuration.loginPage)
         let clock = services.clock
         return [
-            HealthEndpoint(store: SQLiteHealth(database: services.database)).endpoint,
+            HealthEndpoint(store: services.storage).endpoint,
             LoginEndpoint(login: services.login, clock: clock, web: web, metrics: metrics).endpoint,
             LogoutEndpoint(sessions: services.sessions, tokens: services.tokens, clock: clock, web: web).endpoint,
             MeEndpoint(tokens: services.tokens, users: services.userStore, clock: clock, web: web).endpoint,
@@ -106,6 +106,7 @@ public final class TokenGateApplication: Sendable {
     public func run() -> Bool {
         let drained = server.run()
         sync.cancel()
+        services.storage.close()
         return drained
     }
 
@@ -171,18 +172,5 @@ final class ServerReference: Sendable {
     var server: FastCGIServer? {
         get { value.withLock { $0 } }
         set { value.withLock { $0 = newValue } }
-    }
-}
-
-/// `/healthz` is healthy while SQLite answers reads and has not refused a write in the last 10 s.
-struct SQLiteHealth: StoreHealth {
-    let database: SQLiteDatabase
-
-    func checkHealth() async throws {
-        do {
-            try await database.checkHealth()
-        } catch {
-            throw TokenGateError.unavailable("The store is unreachable.", underlying: error)
-        }
     }
 }

@@ -2,6 +2,7 @@ import FastCGI
 import Foundation
 public import Logging
 public import TokenGateAuth
+import TokenGatePostgres
 import TokenGateSQLite
 
 /// Every domain service wired to the configured storage: shared by `serve` and the admin CLI.
@@ -13,7 +14,8 @@ import TokenGateSQLite
 public struct TokenGateServices: Sendable {
     public let configuration: TokenGateConfiguration
     public let clock: any WallClock
-    let database: SQLiteDatabase
+    /// The configured backend (SQLite or PostgreSQL); `/healthz` reports its reachability.
+    public let storage: any Storage
     public let userStore: any UserStore
     public let sessionStore: any SessionStore
     public let hashingPool: HashingPool
@@ -30,7 +32,7 @@ public struct TokenGateServices: Sendable {
     /// What outlives a configuration reload: the store, the hashing threads, the revocation list
     /// and the keys. Everything else is rebuilt from the new configuration.
     public struct Resources: Sendable {
-        let database: SQLiteDatabase
+        let storage: any Storage
         let hashingPool: HashingPool
         let revocations: RevocationList
         let keyDirectory: KeyDirectory
@@ -48,10 +50,7 @@ public struct TokenGateServices: Sendable {
             attributes: [.posixPermissions: 0o700])
         let keyDirectory = KeyDirectory(path: configuration.keyDirectory)
         let resources = Resources(
-            // Half the workers at most wait for the store, so a locked or stuck database leaves the
-            // other half to `/verify` and `/healthz` (the same reserve the keep-alive sizing keeps).
-            database: try SQLiteDatabase(
-                path: configuration.databasePath, maxInFlightWrites: max(1, configuration.fastCGI.workers / 2)),
+            storage: try await Self.openStorage(configuration, logger: logger),
             hashingPool: HashingPool(
                 threadCount: configuration.hashingThreads == 0 ? nil : configuration.hashingThreads,
                 maxQueued: configuration.hashingMaxQueued == 0 ? nil : configuration.hashingMaxQueued),
@@ -67,10 +66,10 @@ public struct TokenGateServices: Sendable {
         self.clock = clock
         self.resources = resources
         resources.revocations.setRetention(TimeInterval(configuration.accessTTL + configuration.leeway))
-        database = resources.database
-        userStore = SQLiteUserStore(database: database)
-        sessionStore = SQLiteSessionStore(database: database)
-        audit = AuditTrail(store: SQLiteAuditStore(database: database), logger: Logger(label: "tokengate.audit"))
+        storage = resources.storage
+        userStore = storage.users
+        sessionStore = storage.sessions
+        audit = AuditTrail(store: storage.audit, logger: Logger(label: "tokengate.audit"))
         hashingPool = resources.hashingPool
         hasher = try Argon2idPasswordHasher(
             parameters: Argon2Parameters(
@@ -98,22 +97,52 @@ public struct TokenGateServices: Sendable {
                     userLimit: configuration.throttleUserLimit, addressLimit: configuration.throttleAddressLimit,
                     baseLockout: configuration.throttleBaseLockout, maxLockout: configuration.throttleMaxLockout,
                     forgetAfter: configuration.throttleForgetAfter),
-                store: SQLiteThrottleStore(database: database)),
+                store: storage.throttle),
             sessions: sessions, tokens: tokens, audit: audit)
     }
 
+    /// The storage `configuration` selects, migrated: PostgreSQL when `storage.url` is set, else
+    /// the SQLite file in the data directory.
+    static func openStorage(_ configuration: TokenGateConfiguration, logger: Logger) async throws -> any Storage {
+        guard let settings = configuration.postgres else {
+            // Half the workers at most wait for the store, so a locked or stuck database leaves the
+            // other half to `/verify` and `/healthz` (the same reserve the keep-alive sizing keeps).
+            return SQLiteStorage(
+                database: try SQLiteDatabase(
+                    path: configuration.databasePath, maxInFlightWrites: max(1, configuration.fastCGI.workers / 2)))
+        }
+        let storage = PostgresStorage(
+            backend: PostgresBackend(settings: settings, logger: Logger(label: "tokengate.postgres")))
+        do {
+            let applied = try await storage.migrate()
+            if !applied.isEmpty {
+                logger.notice("migrated PostgreSQL", metadata: ["storage.migrations": "\(applied.joined(separator: " "))"])
+            }
+        } catch {
+            storage.close()
+            throw error
+        }
+        return storage
+    }
+
     /// Applies pending migrations; returns their names (empty when up to date).
-    public func migrate() throws -> [String] {
-        try database.migrate()
+    public func migrate() async throws -> [String] {
+        try await storage.migrate()
     }
 
     /// The newest applied migration.
-    public func schemaVersion() throws -> String? {
-        try database.schemaVersion()
+    public func schemaVersion() async throws -> String? {
+        try await storage.schemaVersion()
     }
 
-    /// Writes a consistent online copy of the database to `path`.
+    /// Writes a consistent online copy of the SQLite database to `path`.
+    ///
+    /// - Throws: `TokenGateError` `.invalidRequest` on PostgreSQL, which `pg_dump` backs up.
     public func backup(to path: String) throws {
-        try database.backup(to: path)
+        guard let sqlite = storage as? SQLiteStorage else {
+            throw TokenGateError.invalidRequest(
+                "backup copies the SQLite store only; back up PostgreSQL with pg_dump (see docs/scale-out.md).")
+        }
+        try sqlite.database.backup(to: path)
     }
 }

@@ -50,8 +50,8 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let services = try await CommandContext.services(options)
-        let applied = try services.migrate()
-        let version = try services.schemaVersion() ?? "none"
+        let applied = try await services.migrate()
+        let version = try await services.schemaVersion() ?? "none"
         print(applied.isEmpty ? "schema is up to date (\(version))" : "applied \(applied.joined(separator: ", "))")
     }
 }
@@ -59,7 +59,8 @@ struct MigrateCommand: AsyncParsableCommand {
 /// `tokengate backup FILE`: an online, consistent copy of the SQLite store.
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "backup", abstract: "Copy the SQLite store to FILE while tokengate keeps serving.")
+        commandName: "backup",
+        abstract: "Copy the SQLite store to FILE while tokengate keeps serving (PostgreSQL: use pg_dump).")
     @OptionGroup var options: ConfigurationOptions
     @Argument(help: "The backup file to write (overwritten).") var file: String
 

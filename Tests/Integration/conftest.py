@@ -26,10 +26,12 @@ from harness import (
     short_tempdir,
     tokengate_binary,
 )
+from postgres_server import missing_postgres, shared_server, stop_shared_server, store_environment, test_store
 
 
 def pytest_report_header(config):
-    lines = [f"tokengate: {tokengate_binary()}", f"nginx: {nginx_binary()}"]
+    lines = [f"tokengate: {tokengate_binary()}", f"nginx: {nginx_binary()}",
+             f"store: {test_store()} (TOKENGATE_TEST_STORE)"]
     if integration_required():
         lines.append("TOKENGATE_REQUIRE_INTEGRATION=1: missing prerequisites fail")
     return lines
@@ -68,6 +70,13 @@ class StackFactory:
 
     def __call__(self, env: dict[str, str] | None = None, workers: int | None = None, start: bool = True) -> Stack:
         root, remove = self._directory()
+        if test_store() == "postgres" and "TOKENGATE_STORAGE_URL" not in (env or {}):
+            # The same behaviour suite on PostgreSQL: a database of its own on the session's server.
+            problem = missing_postgres()
+            if problem:
+                skip_or_fail(problem)
+            server = shared_server()
+            env = {**store_environment(server, server.create_database()), **(env or {})}
         stack = Stack(root, self.tls_dir, env=env, workers=workers)
         self.stacks.append((stack, remove))
         if start:
@@ -89,6 +98,13 @@ class StackFactory:
         self.stacks.clear()
         if problems:
             pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_teardown():
+    """Stops the session's PostgreSQL server (TOKENGATE_TEST_STORE=postgres), by PID, at the end."""
+    yield
+    stop_shared_server()
 
 
 @pytest.fixture(scope="module")

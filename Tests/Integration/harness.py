@@ -170,10 +170,19 @@ def make_certificate(directory: Path) -> Path:
     return directory
 
 
-def render_nginx_config(prefix: Path, port: int, socket_path: Path, app_port: int) -> Path:
-    """Renders the template deploy/local/run uses; fails on a placeholder it does not know."""
+def render_nginx_config(prefix: Path, port: int, socket_path: Path, app_port: int,
+                        more_sockets: Iterable[Path] = ()) -> Path:
+    """Renders the template deploy/local/run uses; fails on a placeholder it does not know.
+
+    MORE_SOCKETS: further tokengate nodes in the same upstream (the multi-node tests).
+    """
     values = {"PREFIX": prefix, "PORT": port, "SOCKET": socket_path, "APP_PORT": app_port, "WEB": WEB_DIR}
     text = TEMPLATE.read_text()
+    for extra in more_sockets:
+        line = "        server unix:@SOCKET@;\n"
+        if line not in text:
+            raise RuntimeError(f"{TEMPLATE} has no `server unix:@SOCKET@;` line to add nodes after")
+        text = text.replace(line, line + f"        server unix:{extra};\n", 1)
     for name, value in values.items():
         text = text.replace(f"@{name}@", str(value))
     unknown = sorted(set(re.findall(r"@[A-Z_]+@", text)))
@@ -399,6 +408,8 @@ class Stack:
         self.app_port = 0
         self.app_process: subprocess.Popen | None = None
         self.overrides = dict(env or {})
+        #: Other tokengate nodes' sockets, in nginx's upstream next to this stack's own.
+        self.more_sockets: list[Path] = []
         if workers is not None:
             self.overrides["TOKENGATE_FASTCGI_WORKERS"] = str(workers)
         self.tokengate: subprocess.Popen | None = None
@@ -498,7 +509,7 @@ class Stack:
         self.make_directories()
         for attempt in range(attempts):
             self.port = port or free_port()
-            render_nginx_config(self.root, self.port, self.socket_path, self.app_port)
+            render_nginx_config(self.root, self.port, self.socket_path, self.app_port, self.more_sockets)
             with open(self.root / "nginx.stderr", "ab") as errors:
                 self.nginx_process = subprocess.Popen(
                     [str(self.nginx), "-p", f"{self.root}/", "-c", str(self.root / "nginx.conf"),

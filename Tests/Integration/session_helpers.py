@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import statistics
 import time
 import urllib.parse
@@ -382,12 +383,28 @@ def database_path(stack: Stack) -> Path:
 
 
 def query_readonly(stack: Stack, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of SQL (`?` placeholders) from the stack's store; on PostgreSQL every value is text."""
+    url = stack.env.get("TOKENGATE_STORAGE_URL")
+    if url:
+        return query_postgres(url, sql, params)
     uri = f"file:{database_path(stack)}?mode=ro"
     connection = sqlite3.connect(uri, uri=True, timeout=10)
     try:
         return connection.execute(sql, params).fetchall()
     finally:
         connection.close()
+
+
+def query_postgres(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    for value in params:
+        literal = "NULL" if value is None else (str(value) if isinstance(value, (int, float))
+                                               else "'" + str(value).replace("'", "''") + "'")
+        sql = sql.replace("?", literal, 1)
+    result = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-AtF", "\t", "-P", "null=\\N", "-c", sql],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [tuple(None if value == "\\N" else value for value in line.split("\t"))
+            for line in result.stdout.splitlines()]
 
 
 def sessions_with_two_unspent(stack: Stack) -> list[tuple]:

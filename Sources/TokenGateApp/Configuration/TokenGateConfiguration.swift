@@ -1,6 +1,7 @@
 public import FastCGI
 import Foundation
 public import Logging
+public import TokenGatePostgres
 
 /// The effective configuration: defaults < file < environment < command-line flags.
 ///
@@ -17,6 +18,10 @@ public struct TokenGateConfiguration: Sendable {
     public var fastCGI: FastCGIServer.Configuration
     public var socketMode: UInt32
     public var dataDirectory: String
+    /// PostgreSQL when `storage.url` is set; `nil` means the SQLite file in the data directory.
+    public var postgres: PostgresSettings?
+    /// How often revocations made elsewhere are loaded into this node's revocation list.
+    public var revocationInterval: Int
     public var issuer: String
     public var audience: String
     public var accessTTL: Int
@@ -110,6 +115,8 @@ public struct TokenGateConfiguration: Sendable {
             idleTimeout: .seconds(try read.seconds("fastcgi.idleTimeout", minimum: 1))
         )
         dataDirectory = try read.string("storage.directory")
+        postgres = try Self.postgresSettings(read)
+        revocationInterval = try read.seconds("revocation.interval", minimum: 1)
         issuer = try read.string("tokens.issuer")
         audience = try read.string("tokens.audience")
         accessTTL = try read.seconds("tokens.accessTTL", minimum: 1)
@@ -141,6 +148,29 @@ public struct TokenGateConfiguration: Sendable {
         try validate()
     }
 
+    /// The PostgreSQL settings when `storage.url` is set.
+    private static func postgresSettings(_ read: ValueReader) throws -> PostgresSettings? {
+        guard let url = read.optionalString("storage.url") else { return nil }
+        guard let tls = PostgresSettings.TLSMode(rawValue: try read.string("storage.tls")) else {
+            throw ConfigurationError(key: "storage.tls", problem: "expected disable, prefer or require")
+        }
+        let poolSize = try read.int("storage.poolSize", in: 1...1000)
+        let timeout = try read.seconds("storage.connectTimeout", minimum: 1)
+        var password: String?
+        if let passwordFile = read.optionalString("storage.passwordFile") {
+            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                throw ConfigurationError(key: "storage.passwordFile", problem: "cannot be read")
+            }
+            password = text.trimmingCharacters(in: .newlines)
+        }
+        do {
+            return try PostgresSettings(
+                url: url, tls: tls, poolSize: poolSize, connectTimeout: .seconds(timeout), passwordOverride: password)
+        } catch let error as PostgresSettingsError {
+            throw ConfigurationError(key: "storage.url", problem: error.description)
+        }
+    }
+
     /// Cross-key checks.
     private func validate() throws {
         guard ["logfmt", "json"].contains(logFormat) else {
@@ -169,7 +199,8 @@ public struct TokenGateConfiguration: Sendable {
     /// `key = value (source)` lines for `config check`, secrets redacted.
     public func describe() -> String {
         ConfigurationKey.all.map { key in
-            let value = key.isSecret ? "<redacted>" : (values[key.name] ?? "")
+            var value = key.isSecret ? "<redacted>" : (values[key.name] ?? "")
+            if key.name == "storage.url" { value = PostgresSettings.redacting(value) }
             return "\(key.name) = \(value)    # \(sources[key.name] ?? "default")"
         }.joined(separator: "\n")
     }

@@ -9,6 +9,12 @@ struct ValueReader {
         return value
     }
 
+    /// The value, or `nil` when it is empty (an optional setting left unset).
+    func optionalString(_ key: String) -> String? {
+        guard let value = values[key], !value.isEmpty else { return nil }
+        return value
+    }
+
     func int(_ key: String, in range: ClosedRange<Int>) throws -> Int {
         guard let value = Int(try string(key)) else {
             throw ConfigurationError(key: key, problem: "expected a whole number, got `\(values[key] ?? "")`")
