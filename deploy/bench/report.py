@@ -93,11 +93,13 @@ def table(results: dict, arguments, extra: dict) -> str:
         cpu = median(results, case, "cpu_us") if "cpu_us" in results[case][0] else None
         failed = sum(r.get("failures", 0) for r in results[case])
         lines.append(f"{case:<18} {rps:>9.0f} {median(results, case, 'p50'):>8.2f} {median(results, case, 'p99'):>8.2f} "
-                     f"{'-' if cpu is None else f'{cpu:.1f}':>11} {rps / ceiling:>12.3f}x {failed:>7}")
+                     f"{'-' if cpu is None else f'{cpu:.1f}':>11} "
+                     f"{'-' if not ceiling else f'{rps / ceiling:.3f}x':>13} {failed:>7}")
     lines.append("")
     lines.append(f"Argon2id hash (libargon2, m={extra['argon2']}): {extra['argon2id_ms']:.1f} ms; "
                  f"start-up runs: {', '.join(f'{x:.0f}' for x in extra.get('startup_runs', []))} ms; "
-                 f"RSS {extra.get('rss_kib', 0) / 1024:.1f} MiB, peak {extra.get('hwm_kib', 0) / 1024:.1f} MiB "
+                 f"RSS {extra.get('rss_start_kib', 0) / 1024:.1f} MiB after start, "
+                 f"{extra.get('rss_kib', 0) / 1024:.1f} MiB (peak {extra.get('hwm_kib', 0) / 1024:.1f}) "
                  f"after {extra.get('memory_requests', 0)} requests")
     if extra.get("soak"):
         s = extra["soak"]
