@@ -59,15 +59,17 @@ struct RequestReader: Sendable {
     /// left (the caller then closes the connection instead of keeping it).
     static func drain(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit: Int) -> Bool {
         guard let stream else { return true }
-        var scratch = [CChar](repeating: 0, count: 4096)
-        var total = 0
-        while total <= limit {
-            let count = scratch.withUnsafeMutableBufferPointer { FCGX_GetStr($0.baseAddress!, Int32($0.count), stream) }
-            // 0 at the end of the stream; an error (such as the receive timeout) means "not drained".
-            if count <= 0 { return count == 0 && FCGX_GetError(stream) == 0 }
-            total += Int(count)
+        // Scratch space on the stack, never initialised: its bytes are discarded.
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { scratch in
+            var total = 0
+            while total <= limit {
+                let count = FCGX_GetStr(scratch.baseAddress!, Int32(scratch.count), stream)
+                // 0 at the end of the stream; an error (such as the receive timeout) means "not drained".
+                if count <= 0 { return count == 0 && FCGX_GetError(stream) == 0 }
+                total += Int(count)
+            }
+            return false
         }
-        return false
     }
 
     /// `DOCUMENT_URI` relative to the base path, or `nil` when it lies outside it.
@@ -81,7 +83,16 @@ struct RequestReader: Sendable {
 
     /// `HTTP_X_AUTH_USER` → `x-auth-user`.
     static func headerName(fromParam name: String) -> String {
-        String(name.dropFirst(5).lowercased().map { $0 == "_" ? "-" : $0 })
+        // On bytes, not Characters: this runs for every header of every request.
+        var bytes = Array(name.utf8.dropFirst(5))
+        for index in bytes.indices {
+            switch bytes[index] {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): bytes[index] += 0x20
+            case UInt8(ascii: "_"): bytes[index] = UInt8(ascii: "-")
+            default: break
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func params(_ envp: FCGX_ParamArray?) -> [String: String] {
@@ -104,20 +115,22 @@ struct RequestReader: Sendable {
         return (name, value)
     }
 
+    /// Reads up to `limit` bytes. The buffer is not zero-filled first (a body-less GET, such as
+    /// every `/verify`, would otherwise clear `maxBodySize` bytes per request).
     private static func readBody(_ stream: UnsafeMutablePointer<FCGX_Stream>?, limit: Int) -> [UInt8] {
         guard let stream, limit > 0 else { return [] }
-        var body = [UInt8](repeating: 0, count: limit)
-        var filled = 0
-        while filled < limit {
-            let count = body.withUnsafeMutableBufferPointer { buffer in
-                buffer.baseAddress!.advanced(by: filled).withMemoryRebound(to: CChar.self, capacity: limit - filled) {
-                    FCGX_GetStr($0, Int32(limit - filled), stream)
-                }
+        let body = [UInt8](unsafeUninitializedCapacity: limit) { buffer, initializedCount in
+            var filled = 0
+            while filled < limit {
+                let count = buffer.baseAddress!.advanced(by: filled).withMemoryRebound(
+                    to: CChar.self, capacity: limit - filled
+                ) { FCGX_GetStr($0, Int32(limit - filled), stream) }
+                if count <= 0 { break }
+                filled += Int(count)
             }
-            if count <= 0 { break }
-            filled += Int(count)
+            initializedCount = filled
         }
-        body.removeSubrange(filled...)
-        return body
+        // Do not keep a `limit`-sized allocation alive for an empty body.
+        return body.isEmpty ? [] : body
     }
 }

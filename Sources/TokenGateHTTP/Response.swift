@@ -35,18 +35,30 @@ public struct Response: Sendable {
     /// Header values are written as given; callers never put CR or LF into them (fields that
     /// contain either are dropped here as a last line of defence against header injection).
     public func serialized() -> [UInt8] {
-        var head = "Status: \(status.code) \(status.reasonPhrase)\r\n"
+        // Bytes appended to one buffer: String appends cost several hundred instructions each.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256 + body.count)
+        func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+        append("Status: ")
+        append(String(status.code))
+        append(" ")
+        append(status.reasonPhrase)
+        append("\r\n")
         var hasContentLength = false
         for (name, value) in headers {
             guard Self.isSafeHeader(name: name, value: value) else { continue }
             if name.isEqualIgnoringASCIICase("Content-Length") { hasContentLength = true }
-            head += "\(name): \(value)\r\n"
+            append(name)
+            append(": ")
+            append(value)
+            append("\r\n")
         }
         if !hasContentLength && status.code != 204 && status.code != 304 {
-            head += "Content-Length: \(body.count)\r\n"
+            append("Content-Length: ")
+            append(String(body.count))
+            append("\r\n")
         }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
+        append("\r\n")
         bytes.append(contentsOf: body)
         return bytes
     }

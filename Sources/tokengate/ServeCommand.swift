@@ -37,6 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
                 level: configuration.logLevel)
         }
         let logger = Logger(label: "tokengate.serve")
+        MallocTuning.apply()
         let application: TokenGateApplication
         do {
             application = try await TokenGateApplication(configuration: configuration, logger: logger)

@@ -1,272 +1,190 @@
 #!/usr/bin/env python3
-"""tokengate benchmarks through a real nginx on loopback HTTP.
+"""tokengate benchmarks through a real nginx on loopback HTTP, against baselines built here.
 
-Cases (interleaved, `--repeat` rounds, medians reported):
-  return204      nginx answers `return 204` itself (the ceiling)
-  gated-nginx    auth_request to an internal `return 204` location (nginx's own gate cost)
-  healthz        GET /auth/healthz through FastCGI to tokengate
-  gated          auth_request to tokengate /verify, one session's token reused (realistic)
-  login          POST /auth/login, correct password (Argon2id m=19456,t=2,p=1 unless overridden)
-  refresh        POST /auth/refresh rotation chains (Python client threads, one chain each)
+Cases (report.CASES) run interleaved, `--repeat` rounds, medians reported. Then: tokengate is
+driven to at least `--memory-requests` requests and its RSS read from /proc; start-up is timed
+from exec to the first answered FastCGI request; `--soak` adds 10 minutes at half the gated
+peak with RSS sampled every 10 s. Prints the table and the goals of issue #9 (met or not) and
+writes results.json, table.txt and benchmarks.png into `--output`.
 
 Machine-dependent figures: compare ratios within one run, never absolute numbers across runs.
 """
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import measure  # noqa: E402
+import report  # noqa: E402
+from stack import REPO, WORK, Stack, build_baselines, measure_startup  # noqa: E402
+
+PASSWORD = "bench-password-123"
+#: Distinct tokens for the new-token cases; more than the verified-token cache holds (10,000
+#: by default), which empties itself when full, so a token coming round again is never a hit.
+TOKEN_COUNT = 60_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ensure_tools() -> None:
-    missing = [tool for tool in ("wrk", "nginx") if not shutil.which(tool) and not Path("/usr/sbin/" + tool).exists()]
-    if missing:
-        print(f"installing {' '.join(missing)} …", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True)
-
-
-def build() -> Path:
-    subprocess.run(["swift", "build", "-c", "release", "--product", "tokengate"], cwd=REPO, check=True)
+def build(skip: bool) -> Path:
+    if not skip:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "tokengate"], cwd=REPO, check=True)
     return REPO / ".build" / "release" / "tokengate"
 
 
-class Stack:
-    def __init__(self, binary: Path, workers: int):
-        self.binary = binary
-        self.root = Path(tempfile.mkdtemp(prefix="tgbench-", dir="/tmp"))
-        self.port = free_port()
-        self.socket = self.root / "tg.sock"
-        self.env = dict(os.environ, TOKENGATE_STORAGE_DIRECTORY=str(self.root / "data"),
-                        TOKENGATE_FASTCGI_LISTEN=f"unix:{self.socket}",
-                        TOKENGATE_FASTCGI_WORKERS=str(workers),
-                        TOKENGATE_CONFIG=str(self.root / "empty.conf"),
-                        TOKENGATE_THROTTLE_ADDRESS_LIMIT="1000000")
-        (self.root / "empty.conf").write_text("")
-        (self.root / "ok.txt").write_text("ok\n")
-        (self.root / "tokengate").symlink_to(REPO / "deploy" / "nginx")
-        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.root / name).mkdir()
-        template = (REPO / "deploy" / "bench" / "nginx-bench.conf.template").read_text()
-        config = (template.replace("@PREFIX@", str(self.root)).replace("@PORT@", str(self.port))
-                  .replace("@SOCKET@", str(self.socket))
-                  .replace("@USER@", "user root;" if os.geteuid() == 0 else ""))
-        (self.root / "nginx.conf").write_text(config)
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self) -> None:
-        self.tokengate = subprocess.Popen([str(self.binary), "serve"], env=self.env,
-                                          stderr=open(self.root / "tokengate.log", "w"))
-        self.processes.append(self.tokengate)
-        deadline = time.time() + 30
-        while not self.socket.exists():
-            if time.time() > deadline or self.tokengate.poll() is not None:
-                raise SystemExit("tokengate did not start: " + (self.root / "tokengate.log").read_text()[-2000:])
-            time.sleep(0.05)
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        self.nginx = subprocess.Popen([nginx, "-p", str(self.root), "-c", str(self.root / "nginx.conf")])
-        self.processes.append(self.nginx)
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise SystemExit("nginx did not start")
-                time.sleep(0.05)
-
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        return subprocess.run([str(self.binary), *args], env=self.env, input=stdin, text=True,
-                              capture_output=True, check=True).stdout
-
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return response, data
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(self.root, ignore_errors=True)
+def login(stack: Stack) -> str:
+    response, data = stack.request("POST", "/auth/login", json.dumps({"username": "bench", "password": PASSWORD}).encode(),
+                                   {"Content-Type": "application/json"})
+    assert response.status == 200, data
+    return json.loads(data)["accessToken"]
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of PID and its child processes (nginx's workers), in seconds."""
-    total = 0.0
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    pids = [pid] + [int(p) for p in children.read_text().split()] if children.exists() else [pid]
-    for each in pids:
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+def check_cases(stack: Stack, token: str, other: str) -> None:
+    """Every gate answers 200 with a valid token and 401 without one or with a forged one, so the
+    benchmark never measures a path that lets everything through."""
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for path in ("/bench/gated", "/bench/gated-cached", "/bench/c-ed25519", "/bench/python"):
+        for credential, expected in ((token, 200), (other, 200), (None, 401), (forged, 401)):
+            headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+            response, _ = stack.request("GET", path, headers=headers)
+            if response.status != expected:
+                raise SystemExit(f"{path} answered {response.status} instead of {expected} "
+                                 f"({'no token' if not credential else 'forged' if credential == forged else 'token'})")
 
 
-def run_wrk(url: str, duration: int, connections: int, headers: list[str], script: Path | None, pids: list[int]):
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
-    for header in headers:
-        command += ["-H", header]
-    if script:
-        command += ["-s", str(script)]
-    command.append(url)
-    before = sum(cpu_seconds(pid) for pid in pids)
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    cpu = sum(cpu_seconds(pid) for pid in pids) - before
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    total = int(re.search(r"(\d+) requests in", output).group(1))
+def run_cases(stack: Stack, arguments, token: str, tokens: Path) -> tuple[dict, int]:
+    base = f"http://127.0.0.1:{stack.port}"
+    bearer = (f"Authorization: Bearer {token}",)
+    script = Path(__file__).resolve().parent / "tokens.lua"
+    login_script = stack.root / "login.lua"
+    login_script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                            f'wrk.body = \'{{"username":"bench","password":"{PASSWORD}"}}\'\n')
+    pids = stack.pids()
+    c = arguments.connections
+    d = arguments.duration
+    next_token = {"gated-new": 1}  # tokengate must meet each token once; the baselines cache nothing
 
-    def latency(label: str) -> float:
-        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", output)
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    def wrk(path: str, connections: int = c, headers=(), run_script=None, args=()):
+        return lambda: measure.run_wrk(base + path, d, connections, pids, headers, run_script, args)
 
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: (.*)", output)
-    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "cpu_us": cpu / max(total, 1) * 1e6,
-            "non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": errors.group(1) if errors else ""}
+    def fresh(case: str, path: str):
+        def run():
+            first = next_token.get(case, 1)
+            result = measure.run_wrk(base + path, d, c, pids, (), script, (str(tokens), str(first)))
+            if case in next_token:
+                next_token[case] = (first + result["requests"] - 1) % TOKEN_COUNT + 1
+            return result
+        return run
 
-
-def refresh_chains(stack: Stack, threads: int, duration: float, password: str) -> dict:
-    """Each thread logs in once, then rotates its own refresh token as fast as it can."""
-    counts, failures, latencies = [0] * threads, [0] * threads, [[] for _ in range(threads)]
-    start_barrier = threading.Barrier(threads + 1)
-
-    def chain(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
-        body = json.dumps({"username": "bench", "password": password}).encode()
-        cookie = None
-        for _ in range(50):  # a login can meet a full hashing queue (503): wait and retry
-            connection.request("POST", "/auth/login", body=body, headers={"Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            cookie = next((v.split(";")[0] for k, v in response.getheaders()
-                           if k.lower() == "set-cookie" and v.startswith("__Secure-refresh=")), None)
-            if cookie:
-                break
-            time.sleep(0.2)
-        try:
-            start_barrier.wait(timeout=60)
-        except threading.BrokenBarrierError:
-            return
-        if cookie is None:
-            failures[index] += 1
-            return
-        stop_at = time.time() + duration
-        while time.time() < stop_at:
-            began = time.perf_counter()
-            connection.request("POST", "/auth/refresh", headers={"Cookie": cookie})
-            response = connection.getresponse()
-            response.read()
-            latencies[index].append((time.perf_counter() - began) * 1000)
-            if response.status != 200:
-                failures[index] += 1
+    login_load = wrk("/auth/login", 4, run_script=login_script)
+    cases = {
+        "return204": wrk("/bench/return204"),
+        "gated-nginx": wrk("/bench/gated-nginx"),
+        "fcgi-null": wrk("/bench/fcgi-null"),
+        "c-ed25519": wrk("/bench/c-ed25519", headers=bearer),
+        "c-ed25519-new": fresh("c-ed25519-new", "/bench/c-ed25519"),
+        "python": wrk("/bench/python", headers=bearer),
+        "python-new": fresh("python-new", "/bench/python"),
+        "gated": wrk("/bench/gated", headers=bearer),
+        "gated-new": fresh("gated-new", "/bench/gated"),
+        "gated-cached": wrk("/bench/gated-cached", headers=bearer),
+        "healthz": wrk("/auth/healthz"),
+        "login": login_load,
+        "gated-under-login": lambda: measure.run_concurrently(wrk("/bench/gated", headers=bearer), login_load),
+        "refresh": lambda: measure.refresh_chains(stack.port, 8, d, PASSWORD),
+    }
+    only = set(arguments.cases.split(",")) if arguments.cases else set(cases)
+    results: dict[str, list[dict]] = {name: [] for name in cases if name in only}
+    served = 0  # requests that reached tokengate
+    for round_number in range(arguments.repeat):
+        for name, run in cases.items():
+            if name not in only:
                 continue
-            counts[index] += 1
-            cookie = next((v.split(";")[0] for k, v in response.getheaders()
-                           if k.lower() == "set-cookie" and v.startswith("__Secure-refresh=")), cookie)
+            result = run()
+            results[name].append(result)
+            if name.startswith(("gated", "healthz", "login", "refresh")) and name != "gated-cached":
+                served += result["requests"] + (result.get("background") or {}).get("requests", 0)
+        print(f"round {round_number + 1}/{arguments.repeat} done", file=sys.stderr, flush=True)
+    return results, served
 
-    workers = [threading.Thread(target=chain, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    start_barrier.wait(timeout=60)
-    began = time.time()
-    for worker in workers:
-        worker.join()
-    elapsed = time.time() - began
-    merged = sorted(x for chunk in latencies for x in chunk)
-    return {"rps": sum(counts) / elapsed, "p50": merged[len(merged) // 2] if merged else 0,
-            "p99": merged[int(len(merged) * 0.99)] if merged else 0, "failures": sum(failures)}
+
+def memory_after(stack: Stack, arguments, token: str, served: int) -> dict:
+    """Tops tokengate up to --memory-requests gated requests, then reads its RSS."""
+    url = f"http://127.0.0.1:{stack.port}/bench/gated"
+    pid = stack.processes["tokengate"].pid
+    while served < arguments.memory_requests:
+        result = measure.run_wrk(url, 20, arguments.connections, stack.pids(), (f"Authorization: Bearer {token}",))
+        served += result["requests"]
+        print(f"memory: {served} requests served", file=sys.stderr, flush=True)
+    memory = measure.memory_kib(pid)
+    return {"rss_kib": memory["VmRSS"], "hwm_kib": memory["VmHWM"], "memory_requests": served}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5, help="seconds per case and round (default 5)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--workers", type=int, default=0, help="tokengate FastCGI workers (0 = its default)")
+    parser.add_argument("--cases", default="", help="comma-separated subset of the cases")
+    parser.add_argument("--memory-requests", type=int, default=1_000_000,
+                        help="requests tokengate serves before its RSS is read (0 = skip)")
+    parser.add_argument("--startup-runs", type=int, default=7)
+    parser.add_argument("--soak", action="store_true", help="also 10 min at half the gated peak, RSS every 10 s")
+    parser.add_argument("--soak-minutes", type=float, default=10)
+    parser.add_argument("--binary", type=Path, help="a tokengate binary to use instead of building one")
+    parser.add_argument("--skip-build", action="store_true", help="use .build/release/tokengate as it is")
+    parser.add_argument("--output", type=Path, default=WORK / "results", help="results.json, table.txt, benchmarks.png")
+    parser.add_argument("--chart", type=Path, help="also copy the chart here (e.g. docs/benchmarks.png)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     arguments = parser.parse_args()
 
-    ensure_tools()
-    binary = REPO / ".build" / "release" / "tokengate" if arguments.skip_build else build()
-    stack = Stack(binary, arguments.workers)
+    began = time.time()
+    binary = arguments.binary or build(arguments.skip_build)
+    stack = Stack(binary, arguments.workers, build_baselines(), sys.executable)
     try:
-        password = "bench-password-123"
-        stack.cli("user", "add", "bench", "--password-stdin", stdin=password + "\n")
+        stack.cli("user", "add", "bench", "--password-stdin", stdin=PASSWORD + "\n")
         stack.start()
-        response, data = stack.request("POST", "/auth/login", json.dumps({"username": "bench", "password": password}).encode(),
-                                       {"Content-Type": "application/json"})
-        assert response.status == 200, data
-        token = json.loads(data)["accessToken"]
-        login_script = stack.root / "login.lua"
-        login_script.write_text(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.body = \'{{"username":"bench","password":"{password}"}}\'\n')
-        base = f"http://127.0.0.1:{stack.port}"
-        bearer = [f"Authorization: Bearer {token}"]
-        cases = {
-            "return204": (base + "/bench/return204", [], None),
-            "gated-nginx": (base + "/bench/gated-nginx", [], None),
-            "healthz": (base + "/auth/healthz", [], None),
-            "gated": (base + "/bench/gated", bearer, None),
-            "login": (base + "/auth/login", [], login_script),
-        }
-        pids = [stack.tokengate.pid, stack.nginx.pid]
-        results: dict[str, list[dict]] = {name: [] for name in cases}
-        results["refresh"] = []
-        for round_number in range(arguments.repeat):
-            for name, (url, headers, script) in cases.items():
-                connections = 4 if name == "login" else arguments.connections
-                results[name].append(run_wrk(url, arguments.duration, connections, headers, script, pids))
-            results["refresh"].append(refresh_chains(stack, 8, arguments.duration, password))
-            print(f"round {round_number + 1}/{arguments.repeat} done", file=sys.stderr, flush=True)
-
-        def median(name: str, key: str) -> float:
-            return statistics.median(r[key] for r in results[name])
-
-        print(f"\nwrk -t1 -c{arguments.connections} -d{arguments.duration}s (login: -c4), loopback HTTP, "
-              f"{arguments.repeat} interleaved rounds, medians; tokengate workers={arguments.workers}")
-        print(f"{'case':<12} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'vs return204':>13}")
-        ceiling = median("return204", "rps")
-        for name in list(cases) + ["refresh"]:
-            cpu = f"{median(name, 'cpu_us'):.1f}" if "cpu_us" in results[name][0] else "-"
-            print(f"{name:<12} {median(name, 'rps'):>10.0f} {median(name, 'p50'):>8.2f} {median(name, 'p99'):>8.2f} "
-                  f"{cpu:>11} {median(name, 'rps') / ceiling:>12.2f}x")
-        bad = {name: sum(r.get("non2xx", 0) + r.get("failures", 0) for r in runs) for name, runs in results.items()}
-        print("non-2xx/failed responses:", ", ".join(f"{k}={v}" for k, v in bad.items()))
-        print(f"gated / gated-nginx = {median('gated', 'rps') / median('gated-nginx', 'rps'):.2f}")
+        token = login(stack)
+        tokens = stack.root / "tokens.txt"
+        stack.mint_tokens(token, TOKEN_COUNT, tokens)
+        check_cases(stack, token, tokens.read_text().split("\n", 1)[0])
+        rss_start_kib = measure.memory_kib(stack.processes["tokengate"].pid)["VmRSS"]
+        results, served = run_cases(stack, arguments, token, tokens)
+        argon2 = {"memory": 19456, "iterations": 2, "parallelism": 1}
+        extra = {"cores": os.cpu_count() or 1, "rss_start_kib": rss_start_kib, "argon2": "{memory} KiB, t={iterations}, p={parallelism}".format(**argon2),
+                 "argon2id_ms": measure.argon2id_hash_ms(argon2["memory"], argon2["iterations"], argon2["parallelism"])}
+        if arguments.memory_requests:
+            extra.update(memory_after(stack, arguments, token, served))
+        if arguments.soak:
+            peak = report.median(results, "gated", "rps") or 5000
+            extra["soak"] = measure.soak(f"http://127.0.0.1:{stack.port}/bench/gated", stack.processes["tokengate"].pid,
+                                         stack.pids(), peak / 2, arguments.soak_minutes, f"Authorization: Bearer {token}",
+                                         stack.root)
+            extra["soak"]["minutes"] = arguments.soak_minutes
+            memory = measure.memory_kib(stack.processes["tokengate"].pid)
+            extra.update(rss_after_soak_kib=memory["VmRSS"])
+        if arguments.startup_runs:
+            runs = measure_startup(binary, stack.env, stack.root, arguments.startup_runs)
+            extra.update(startup_runs=runs, startup_ms=sorted(runs)[len(runs) // 2])
+        extra["binary"] = str(binary)
+        extra["elapsed_s"] = round(time.time() - began)
+        text = report.table(results, arguments, extra)
+        print("\n" + text)
+        report.write_outputs(results, arguments, extra, arguments.output)
+        if arguments.chart:
+            shutil.copyfile(arguments.output / "benchmarks.png", arguments.chart)
+        print(f"\nwrote {arguments.output}/results.json, table.txt, benchmarks.png in {extra['elapsed_s']} s")
     finally:
-        stack.stop()
+        stack.stop(keep=arguments.keep)
+        if arguments.keep:
+            print(f"kept {stack.root}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ struct RolePolicy {
 /// no claim can inject a header or a line break.
 enum IdentityHeader {
     static func encode(_ value: String) -> String {
+        // Nearly every value is plain ASCII already: return it as it is, without a copy.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "%") }) { return value }
         var result = ""
         for byte in value.utf8 {
             if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "%") {

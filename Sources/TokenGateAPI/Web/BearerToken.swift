@@ -19,23 +19,27 @@ struct BearerToken {
         return cookie
     }
 
-    /// `Bearer <token68>` → token. Works on UTF-8 bytes: this runs before every gated request.
+    /// `Bearer <token68>` → token. Works on the header's contiguous UTF-8 bytes: this runs
+    /// before every gated request.
     static func parse(_ header: String) throws -> String {
-        let bytes = header.utf8
-        let scheme = "bearer".utf8
-        let malformed = TokenGateError.invalidToken("The Authorization header must be `Bearer <token>`.")
-        guard bytes.count > scheme.count + 1 else { throw malformed }
-        var index = bytes.startIndex
-        for expected in scheme {
-            guard bytes[index] | 0x20 == expected else { throw malformed }
-            index = bytes.index(after: index)
+        var header = header
+        let token: String? = header.withUTF8 { bytes in
+            let scheme = "bearer".utf8
+            guard bytes.count > scheme.count + 1 else { return nil }
+            var index = 0
+            for expected in scheme {
+                guard bytes[index] | 0x20 == expected else { return nil }
+                index += 1
+            }
+            guard bytes[index] == UInt8(ascii: " ") else { return nil }
+            while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+            let token = UnsafeBufferPointer(rebasing: bytes[index...])
+            // RFC 6750 token68 characters only: one token, nothing after it.
+            guard !token.isEmpty, token.allSatisfy(Self.isToken68) else { return nil }
+            return String(decoding: token, as: UTF8.self)
         }
-        guard bytes[index] == UInt8(ascii: " ") else { throw malformed }
-        while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") { index = bytes.index(after: index) }
-        let token = bytes[index...]
-        // RFC 6750 token68 characters only: one token, nothing after it.
-        guard !token.isEmpty, token.allSatisfy(Self.isToken68) else { throw malformed }
-        return String(Substring(token))
+        guard let token else { throw TokenGateError.invalidToken("The Authorization header must be `Bearer <token>`.") }
+        return token
     }
 
     private static func isToken68(_ byte: UInt8) -> Bool {

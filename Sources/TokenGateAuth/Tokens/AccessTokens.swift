@@ -21,8 +21,11 @@ public struct AccessTokens: Sendable {
     private let revocations: RevocationList
     private let cache: VerifiedTokenCache
 
-    /// - Parameter cacheCapacity: verified tokens remembered (0 disables the cache).
-    public init(settings: TokenSettings, keys: KeyRing, revocations: RevocationList, cacheCapacity: Int = 50_000) {
+    /// - Parameter cacheCapacity: verified tokens remembered (0 disables the cache). Each entry
+    ///   costs about 1 KiB (measured: 12,600 distinct tokens added 14 MiB of resident memory), so
+    ///   10,000 keep the cache near 11 MiB; with more tokens in use than that, the cache empties
+    ///   and each active token pays one more signature check.
+    public init(settings: TokenSettings, keys: KeyRing, revocations: RevocationList, cacheCapacity: Int = 10_000) {
         self.settings = settings
         self.keys = keys
         self.revocations = revocations
