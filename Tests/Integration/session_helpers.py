@@ -407,6 +407,21 @@ def query_postgres(url: str, sql: str, params: tuple = ()) -> list[tuple]:
             for line in result.stdout.splitlines()]
 
 
+def store_integrity(stack: Stack) -> str:
+    """`ok` when the store is consistent. SQLite: `PRAGMA integrity_check` (the file survived the
+    kills). PostgreSQL keeps its own files safe from a killed client, so check what tokengate's
+    transactions must keep: every refresh token belongs to a session and every session to a user."""
+    if not stack.env.get("TOKENGATE_STORAGE_URL"):
+        return query_readonly(stack, "PRAGMA integrity_check")[0][0]
+    orphans = query_readonly(
+        stack,
+        "SELECT (SELECT COUNT(*) FROM refresh_tokens t WHERE NOT EXISTS "
+        "(SELECT 1 FROM sessions s WHERE s.id = t.session_id)), "
+        "(SELECT COUNT(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id))")
+    tokens, sessions = (int(value) for value in orphans[0])
+    return "ok" if tokens == 0 and sessions == 0 else f"{tokens} orphan tokens, {sessions} orphan sessions"
+
+
 def sessions_with_two_unspent(stack: Stack) -> list[tuple]:
     return query_readonly(
         stack,
