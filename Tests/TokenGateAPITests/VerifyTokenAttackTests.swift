@@ -57,6 +57,35 @@ import TokenGateHTTP
         #expect(await fixture.status(of: forge.sign(header: forge.header(), claims: audiences)) == 204)
     }
 
+    @Test func headersAndClaimsMustBeStrictJSONObjects() async throws {
+        // RFC 7515 §4, RFC 7519 §7.2: JSONDecoder keeps the first of two equal names and accepts
+        // invalid UTF-8; a JWKS consumer keeping the last would read another identity. Found by
+        // the token-mutation fuzz target (Tests/Fuzz).
+        let fixture = try await Fixture()
+        let forge = fixture.forge
+        func json(_ object: [String: Any]) -> String {
+            String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
+        let header = json(forge.header())
+        let claims = json(fixture.claims)
+        // Control: the same JSON with spaces, escapes and nesting around it passes.
+        let spaced = " {\n \"k\\u0069d\" : \"\(forge.kid)\",\"alg\":\"EdDSA\",\"typ\":\"at+jwt\",\"x\":[{\"a\":\"}\"}] }\n"
+        #expect(await fixture.status(of: forge.sign(rawHeader: Array(spaced.utf8), rawClaims: Array(claims.utf8))) == 204)
+
+        let duplicateKid = "{\"kid\":\"other\"," + header.dropFirst()
+        await fixture.expectRejected(
+            forge.sign(rawHeader: Array(duplicateKid.utf8), rawClaims: Array(claims.utf8)), "duplicate kid")
+        let duplicateSub = "{\"s\\u0075b\":\"someone-else\"," + claims.dropFirst()
+        await fixture.expectRejected(
+            forge.sign(rawHeader: Array(header.utf8), rawClaims: Array(duplicateSub.utf8)), "duplicate sub, escaped")
+        var badHeader = Array(header.dropLast().utf8) + Array(#","x":""#.utf8)
+        badHeader += [0xF3, UInt8(ascii: "\""), UInt8(ascii: "}")]
+        await fixture.expectRejected(forge.sign(rawHeader: badHeader, rawClaims: Array(claims.utf8)), "bad UTF-8 in header")
+        var badClaims = Array(claims.dropLast().utf8) + Array(#","x":""#.utf8)
+        badClaims += [0xC3, UInt8(ascii: "\""), UInt8(ascii: "}")]
+        await fixture.expectRejected(forge.sign(rawHeader: Array(header.utf8), rawClaims: badClaims), "bad UTF-8 in claims")
+    }
+
     @Test func algorithmNoneIsRejected() async throws {
         let fixture = try await Fixture()
         for alg in ["none", "None", "NONE"] {

@@ -7,13 +7,16 @@ struct TokenHeader: Decodable {
     let kid: String?
     let crit: [String]?
 
-    /// Decodes the first segment of a compact JWS.
+    /// Decodes the first segment of a compact JWS, after checking that the header and the claims
+    /// segments are strict JSON objects (`StrictJSONObject`: valid UTF-8, no duplicate names).
     /// - Throws: `TokenGateError.invalidToken` for anything that is not three base64url segments
     ///   with a JSON object header.
     init(token: String) throws {
         let segments = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard segments.count == 3, segments.allSatisfy({ !$0.isEmpty && $0.allSatisfy(Base64URL.isAlphabet) }),
             let bytes = Base64URL.decode(String(decoding: segments[0], as: UTF8.self)),
+            let claims = Base64URL.decode(String(decoding: segments[1], as: UTF8.self)),
+            StrictJSONObject.isAcceptable(bytes), StrictJSONObject.isAcceptable(claims),
             let header = try? JSONDecoder().decode(TokenHeader.self, from: Data(bytes))
         else { throw TokenGateError.invalidToken("The access token is malformed.") }
         self = header

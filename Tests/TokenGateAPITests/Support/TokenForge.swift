@@ -51,6 +51,14 @@ struct TokenForge {
         return input + "." + Base64URL.encode(signature)
     }
 
+    /// Signs segments given as raw JSON bytes (for JSON that `JSONSerialization` would not write:
+    /// duplicate names, invalid UTF-8, odd spacing).
+    func sign(rawHeader: [UInt8], rawClaims: [UInt8]) -> String {
+        let input = Base64URL.encode(rawHeader) + "." + Base64URL.encode(rawClaims)
+        let signature = try! key.signature(for: Array(input.utf8))
+        return input + "." + Base64URL.encode(signature)
+    }
+
     /// An HS256 token whose MAC key is `secret`.
     static func hs256(header: [String: Any], claims: [String: Any], secret: [UInt8]) -> String {
         let input = segment(header) + "." + segment(claims)
