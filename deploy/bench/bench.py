@@ -178,7 +178,7 @@ def main() -> None:
         text = report.table(results, arguments, extra)
         print("\n" + text)
         report.write_outputs(results, arguments, extra, arguments.output)
-        if arguments.chart:
+        if arguments.chart and arguments.chart.resolve() != (arguments.output / "benchmarks.png").resolve():
             shutil.copyfile(arguments.output / "benchmarks.png", arguments.chart)
         print(f"\nwrote {arguments.output}/results.json, table.txt, benchmarks.png in {extra['elapsed_s']} s")
     finally:
