@@ -304,8 +304,8 @@ class FastCGIConnection:
             payload += _fcgi_record(FCGI_STDIN, b"")
         self.sock.sendall(payload)
 
-    def read_response(self) -> tuple[str, dict[str, str], bytes]:
-        """(status line value, headers, body) once END_REQUEST arrives."""
+    def read_stdout(self) -> bytes:
+        """Everything the responder wrote to FCGI_STDOUT, once END_REQUEST arrives."""
         buffer, stdout = b"", b""
         while True:
             while len(buffer) >= 8:
@@ -317,24 +317,28 @@ class FastCGIConnection:
                 if record_type == FCGI_STDOUT:
                     stdout += content
                 elif record_type == FCGI_END_REQUEST:
-                    head, _, body = stdout.partition(b"\r\n\r\n")
-                    headers = {}
-                    for line in head.decode("latin-1").split("\r\n"):
-                        name, _, value = line.partition(":")
-                        headers[name.strip().lower()] = value.strip()
-                    return headers.get("status", "200"), headers, body
+                    return stdout
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError(f"connection closed before END_REQUEST; got {stdout!r}")
             buffer += chunk
 
+    def read_response(self) -> tuple[str, dict[str, str], bytes]:
+        """(status line value, headers, body) once END_REQUEST arrives."""
+        head, _, body = self.read_stdout().partition(b"\r\n\r\n")
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return headers.get("status", "200"), headers, body
+
     def close(self) -> None:
         self.sock.close()
 
 
-def fastcgi_request(socket_path: Path, uri: str, headers: dict[str, str] | None = None,
-                method: str = "GET", body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    """One request straight to tokengate's socket, as nginx would send it."""
+def fastcgi_params(uri: str, method: str = "GET", headers: dict[str, str] | None = None,
+                   body: bytes = b"") -> dict[str, str]:
+    """The params nginx sends for METHOD URI (a JSON BODY if any), with HEADERS (params) on top."""
     params = {
         "REQUEST_METHOD": method, "DOCUMENT_URI": uri, "REQUEST_URI": uri, "QUERY_STRING": "",
         "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "HTTPS": "on", "REMOTE_ADDR": "127.0.0.1",
@@ -344,6 +348,13 @@ def fastcgi_request(socket_path: Path, uri: str, headers: dict[str, str] | None 
     if body:
         params["CONTENT_TYPE"] = "application/json"
     params.update(headers or {})
+    return params
+
+
+def fastcgi_request(socket_path: Path, uri: str, headers: dict[str, str] | None = None,
+                method: str = "GET", body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request straight to tokengate's socket, as nginx would send it."""
+    params = fastcgi_params(uri, method, headers, body)
     connection = FastCGIConnection(socket_path, timeout=20)
     try:
         connection.begin(params)

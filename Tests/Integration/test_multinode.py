@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import StackFactory
-from harness import FastCGIConnection, Stack, skip_or_fail, wait_for, user_cli_available, USER_CLI_MISSING
+from harness import FastCGIConnection, Stack, fastcgi_params, skip_or_fail, wait_for, user_cli_available, USER_CLI_MISSING
 from postgres_server import PostgresServer, missing_postgres, shared_server, store_environment
 from session_helpers import gate, login_ok, query_readonly
 
@@ -73,20 +73,12 @@ def cluster(tls_dir, tmp_path_factory):
 def node_request(node: Stack, method: str, uri: str, headers: dict[str, str] | None = None,
                  body: bytes = b"") -> tuple[int, list[tuple[str, str]], bytes]:
     """One request to NODE's socket; every response header kept (two Set-Cookie lines)."""
-    params = {
-        "REQUEST_METHOD": method, "DOCUMENT_URI": uri, "REQUEST_URI": uri, "QUERY_STRING": "",
-        "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "HTTPS": "on", "REMOTE_ADDR": "127.0.0.1",
-        "SERVER_NAME": "localhost", "SERVER_PORT": "443", "HTTP_HOST": "localhost",
-        "CONTENT_LENGTH": str(len(body)) if body else "",
-    }
-    if body:
-        params["CONTENT_TYPE"] = "application/json"
-    params.update(headers or {})
+    params = fastcgi_params(uri, method, headers, body)
     connection = FastCGIConnection(node.socket_path, timeout=20)
     try:
         connection.begin(params)
         connection.send_body(body, finish=True)
-        stdout = _read_stdout(connection)
+        stdout = connection.read_stdout()
     finally:
         connection.close()
     head, _, payload = stdout.partition(b"\r\n\r\n")
@@ -96,25 +88,6 @@ def node_request(node: Stack, method: str, uri: str, headers: dict[str, str] | N
         pairs.append((name.strip().lower(), value.strip()))
     status = next((int(v.split()[0]) for k, v in pairs if k == "status"), 200)
     return status, pairs, payload
-
-
-def _read_stdout(connection: FastCGIConnection) -> bytes:
-    import struct
-    buffer, stdout = b"", b""
-    while True:
-        while len(buffer) >= 8:
-            _, record_type, _, length, padding = struct.unpack(">BBHHBx", buffer[:8])
-            if len(buffer) < 8 + length + padding:
-                break
-            content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
-            if record_type == 6:  # FCGI_STDOUT
-                stdout += content
-            elif record_type == 3:  # FCGI_END_REQUEST
-                return stdout
-        chunk = connection.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before END_REQUEST; got {stdout!r}")
-        buffer += chunk
 
 
 def cookie_value(headers: list[tuple[str, str]], name: str) -> str | None:
